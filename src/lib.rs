@@ -1,0 +1,12 @@
+//! # evstack
+//!
+//! libevent's bufferevent stack re-done in Rust on tokio. This facade
+//! re-exports the member crates so that one dependency brings them all:
+//!
+//! * [`evbuffer`] — the zero-copy chained buffer (libevent's `struct evbuffer`).
+//!
+//! The layers and the libevent-to-Rust map are described in the README.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub use evbuffer;
