@@ -1,0 +1,143 @@
+//! The reference workloads B1-B8 of `shared/bench/WORKLOADS.md`, on
+//! [`evbuffer::EvBuffer`] and on libevent's own evbuffer (through the C shim
+//! in `benches/c/`, when the build found libevent).
+//!
+//! One module, shared by `benches/evbuffer_workloads.rs`,
+//! `examples/evbuffer_workloads.rs` and `tests/evbuffer_workloads.rs` through
+//! `#[path]`, so that the benches, the example and the test run the very same
+//! code. Every workload is a state (built by an untimed setup) plus a
+//! `run(rounds)` that is the timed part and returns its checksum; the data
+//! stream (byte i is `i % 251`) goes on across calls, as the definitions say.
+#![allow(dead_code)] // each includer uses a different part
+
+pub mod expected;
+#[cfg(has_libevent)]
+pub mod libevent;
+pub mod rust;
+
+use std::fmt;
+
+/// One of the buffer workloads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Id {
+    /// small-add-drain
+    B1,
+    /// move-chains
+    B2,
+    /// reserve-commit
+    B3,
+    /// peek
+    B4,
+    /// readln-crlf
+    B5,
+    /// search
+    B6,
+    /// pullup
+    B7,
+    /// remove-buffer
+    B8,
+}
+
+impl Id {
+    /// Every workload, in order.
+    pub const ALL: [Id; 8] = [Id::B1, Id::B2, Id::B3, Id::B4, Id::B5, Id::B6, Id::B7, Id::B8];
+
+    /// The round count WORKLOADS.md gives (one full run).
+    pub fn full_rounds(self) -> u64 {
+        match self {
+            Id::B1 => 25_000,
+            Id::B2 | Id::B3 | Id::B8 => 1_000,
+            Id::B4 | Id::B7 => 1_000_000,
+            Id::B5 => 100,
+            Id::B6 => 10_000,
+        }
+    }
+
+    /// The checksum WORKLOADS.md gives for a full run (libevent 2.1.12's).
+    pub fn documented_checksum(self) -> u64 {
+        match self {
+            Id::B1 => 204_799_998_795,
+            Id::B2 => 1_048_576_000,
+            Id::B3 => 131_071_992_621,
+            Id::B4 => 1_024_000_000_000,
+            Id::B5 => 15_540_634_048_917_899_931,
+            Id::B6 => 10_485_600_000,
+            Id::B7 => 125_000_070,
+            Id::B8 => 1_048_576_000,
+        }
+    }
+
+    /// The workload's short name in WORKLOADS.md.
+    pub fn title(self) -> &'static str {
+        match self {
+            Id::B1 => "small-add-drain",
+            Id::B2 => "move-chains",
+            Id::B3 => "reserve-commit",
+            Id::B4 => "peek",
+            Id::B5 => "readln-crlf",
+            Id::B6 => "search",
+            Id::B7 => "pullup",
+            Id::B8 => "remove-buffer",
+        }
+    }
+
+    /// Parses `B4` / `b4`.
+    pub fn parse(s: &str) -> Option<Id> {
+        Id::ALL
+            .into_iter()
+            .find(|id| id.to_string().eq_ignore_ascii_case(s))
+    }
+}
+
+impl fmt::Display for Id {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self:?}")
+    }
+}
+
+/// A workload's state: `run` is the timed part.
+pub trait Workload {
+    /// Runs `rounds` rounds (one round as WORKLOADS.md counts them) and
+    /// returns their checksum contribution (wrapping).
+    fn run(&mut self, rounds: u64) -> u64;
+}
+
+/// Which implementation runs a workload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    /// `evbuffer::EvBuffer`
+    Evbuffer,
+    /// libevent's evbuffer through the C shim
+    Libevent,
+}
+
+impl fmt::Display for Side {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Side::Evbuffer => "evbuffer",
+            Side::Libevent => "libevent",
+        })
+    }
+}
+
+/// Whether this build has the libevent side.
+pub const HAS_LIBEVENT: bool = cfg!(has_libevent);
+
+/// Sets a workload up on one side (not timed). `None` for the libevent side
+/// when the build did not find libevent.
+pub fn setup(side: Side, id: Id) -> Option<Box<dyn Workload>> {
+    match side {
+        Side::Evbuffer => Some(rust::setup(id)),
+        #[cfg(has_libevent)]
+        Side::Libevent => Some(libevent::setup(id)),
+        #[cfg(not(has_libevent))]
+        Side::Libevent => None,
+    }
+}
+
+/// The wrapping sum of some bytes, the checksum of several workloads (the
+/// C shim does the same loop).
+#[inline]
+pub fn sum_bytes(bytes: &[u8]) -> u64 {
+    bytes.iter().map(|&b| u64::from(b)).sum()
+}

@@ -1,0 +1,287 @@
+//! The workloads on this project's [`evbuffer::EvBuffer`], operation for
+//! operation as the C shim (`benches/c/evbuffer_workloads.c`) runs them on
+//! libevent.
+
+use super::{expected::b5_byte, sum_bytes, Id, Workload};
+use evbuffer::{Eol, EvBuffer};
+
+const PERIOD: usize = 251;
+const MAX_PIECE: usize = 4096;
+const MIB: usize = 1 << 20;
+
+/// Sets `id` up on `EvBuffer` (not timed).
+pub fn setup(id: Id) -> Box<dyn Workload> {
+    match id {
+        Id::B1 => Box::new(B1(Two::new())),
+        Id::B2 => Box::new(B2(Two::new())),
+        Id::B3 => Box::new(B3(Two::new())),
+        Id::B4 => Box::new(B4::new()),
+        Id::B5 => Box::new(B5::new()),
+        Id::B6 => Box::new(B6::new()),
+        Id::B7 => Box::new(B7(Two::new())),
+        Id::B8 => Box::new(B8(Two::new())),
+    }
+}
+
+/// The byte stream `i % 251`: any piece of up to 4,096 bytes is one slice of
+/// `pat`, so producing data costs nothing (as in the C shim).
+struct Stream {
+    pat: Vec<u8>,
+    off: usize,
+}
+
+impl Stream {
+    fn new() -> Stream {
+        Stream {
+            pat: (0..PERIOD + MAX_PIECE).map(|i| (i % PERIOD) as u8).collect(),
+            off: 0,
+        }
+    }
+
+    #[inline]
+    fn next(&mut self, n: usize) -> &[u8] {
+        let at = self.off;
+        self.off = (at + n) % PERIOD;
+        &self.pat[at..at + n]
+    }
+}
+
+/// Two buffers and a stream: the state of most workloads.
+struct Two {
+    a: EvBuffer,
+    b: EvBuffer,
+    s: Stream,
+}
+
+impl Two {
+    fn new() -> Two {
+        Two {
+            a: EvBuffer::new(),
+            b: EvBuffer::new(),
+            s: Stream::new(),
+        }
+    }
+}
+
+/// B1 small-add-drain: add 1,024 x 64 B, remove 4,096 B at a time.
+struct B1(Two);
+
+impl Workload for B1 {
+    fn run(&mut self, rounds: u64) -> u64 {
+        let Two { a, s, .. } = &mut self.0;
+        let mut out = [0u8; 4096];
+        let mut sum = 0u64;
+        for _ in 0..rounds {
+            for _ in 0..1024 {
+                a.add(s.next(64)).expect("add");
+            }
+            loop {
+                let n = a.remove(&mut out).expect("remove");
+                if n == 0 {
+                    break;
+                }
+                sum = sum.wrapping_add(sum_bytes(&out[..n]));
+            }
+        }
+        sum
+    }
+}
+
+/// B2 move-chains: A gets 256 x 4,096 B, is moved into B, B is drained.
+struct B2(Two);
+
+impl Workload for B2 {
+    fn run(&mut self, rounds: u64) -> u64 {
+        let Two { a, b, s } = &mut self.0;
+        let mut sum = 0u64;
+        for _ in 0..rounds {
+            for _ in 0..256 {
+                a.add(s.next(4096)).expect("add");
+            }
+            b.append(a).expect("append");
+            let len = b.len();
+            sum += len as u64;
+            b.drain(len).expect("drain");
+        }
+        sum
+    }
+}
+
+/// B3 reserve-commit: 256 reservations of 4,096 B (up to 2 regions) filled
+/// with the stream and committed, one peek summing every byte, drain.
+struct B3(Two);
+
+impl Workload for B3 {
+    fn run(&mut self, rounds: u64) -> u64 {
+        let Two { a: buf, s, .. } = &mut self.0;
+        let mut sum = 0u64;
+        for _ in 0..rounds {
+            for _ in 0..256 {
+                let mut r = buf.reserve(4096, 2).expect("reserve");
+                let mut data = s.next(4096);
+                for i in 0..r.region_count() {
+                    if data.is_empty() {
+                        break;
+                    }
+                    let n = r.write_region(i, data);
+                    data = &data[n..];
+                }
+                assert!(data.is_empty(), "reservation smaller than asked");
+                r.commit(4096).expect("commit");
+            }
+            for e in buf.peek(..) {
+                sum = sum.wrapping_add(sum_bytes(e));
+            }
+            buf.drain(buf.len()).expect("drain");
+        }
+        sum
+    }
+}
+
+/// B4 peek: 1,024 x 1,000 B added once; each round peeks every extent (into
+/// an array, like `evbuffer_peek` with `n_vec` vectors) and sums their
+/// lengths.
+struct B4 {
+    buf: EvBuffer,
+    n: usize,
+}
+
+impl B4 {
+    fn new() -> B4 {
+        let mut s = Stream::new();
+        let mut buf = EvBuffer::new();
+        for _ in 0..1024 {
+            buf.add(s.next(1000)).expect("add");
+        }
+        let n = buf.extent_count(..);
+        B4 { buf, n }
+    }
+}
+
+impl Workload for B4 {
+    fn run(&mut self, rounds: u64) -> u64 {
+        let mut v = vec![std::io::IoSlice::new(&[]); self.n];
+        let mut sum = 0u64;
+        for _ in 0..rounds {
+            let got = self.buf.peek_io_slices(.., &mut v).min(v.len());
+            for e in &v[..got] {
+                sum += e.len() as u64;
+            }
+        }
+        sum
+    }
+}
+
+/// B5 readln-crlf: 4,194,300 B of 30-byte lines added in 4,096-byte pieces,
+/// then every line read with CRLF end-of-line handling.
+struct B5 {
+    buf: EvBuffer,
+    pat: Vec<u8>,
+    off: usize,
+}
+
+/// B5's stream period, lcm(30, 251).
+const LPERIOD: usize = 30 * PERIOD;
+
+impl B5 {
+    fn new() -> B5 {
+        B5 {
+            buf: EvBuffer::new(),
+            pat: (0..LPERIOD + MAX_PIECE).map(|i| b5_byte(i as u64)).collect(),
+            off: 0,
+        }
+    }
+}
+
+impl Workload for B5 {
+    fn run(&mut self, rounds: u64) -> u64 {
+        let (mut lines, mut sum) = (0u64, 0u64);
+        for _ in 0..rounds {
+            let mut left = super::expected::B5_ROUND_BYTES as usize;
+            while left > 0 {
+                let n = left.min(MAX_PIECE);
+                self.buf
+                    .add(&self.pat[self.off..self.off + n])
+                    .expect("add");
+                self.off = (self.off + n) % LPERIOD;
+                left -= n;
+            }
+            while let Some(line) = self.buf.read_line(Eol::Crlf).expect("read_line") {
+                lines += 1;
+                sum = sum.wrapping_add(sum_bytes(&line));
+            }
+        }
+        lines.wrapping_mul(1_000_000_000_000).wrapping_add(sum)
+    }
+}
+
+/// B6 search: 1 MiB (last byte 0xFF) added in 4,096-byte pieces; each round
+/// searches for its last 16 bytes from the start.
+struct B6 {
+    buf: EvBuffer,
+    needle: [u8; 16],
+}
+
+impl B6 {
+    fn new() -> B6 {
+        let mut data: Vec<u8> = (0..MIB).map(|i| (i % PERIOD) as u8).collect();
+        data[MIB - 1] = 0xFF;
+        let mut buf = EvBuffer::new();
+        for piece in data.chunks(4096) {
+            buf.add(piece).expect("add");
+        }
+        let needle = data[MIB - 16..].try_into().expect("16 bytes");
+        B6 { buf, needle }
+    }
+}
+
+impl Workload for B6 {
+    fn run(&mut self, rounds: u64) -> u64 {
+        let mut sum = 0u64;
+        for _ in 0..rounds {
+            let p = self.buf.search(&self.needle, None).expect("needle found");
+            sum += p.position() as u64;
+        }
+        sum
+    }
+}
+
+/// B7 pullup: add 64 x 64 B, pull up 4,096 B, add the first byte, drain.
+struct B7(Two);
+
+impl Workload for B7 {
+    fn run(&mut self, rounds: u64) -> u64 {
+        let Two { a, s, .. } = &mut self.0;
+        let mut sum = 0u64;
+        for _ in 0..rounds {
+            for _ in 0..64 {
+                a.add(s.next(64)).expect("add");
+            }
+            sum += u64::from(a.pullup(4096).expect("pullup")[0]);
+            a.drain(4096).expect("drain");
+        }
+        sum
+    }
+}
+
+/// B8 remove-buffer: A gets 256 x 4,096 B, then 1,000 B at a time move into
+/// B (drained each time) until A is empty.
+struct B8(Two);
+
+impl Workload for B8 {
+    fn run(&mut self, rounds: u64) -> u64 {
+        let Two { a, b, s } = &mut self.0;
+        let mut sum = 0u64;
+        for _ in 0..rounds {
+            for _ in 0..256 {
+                a.add(s.next(4096)).expect("add");
+            }
+            while !a.is_empty() {
+                let n = a.remove_into(b, 1000).expect("remove_into");
+                sum += n as u64;
+                b.drain(b.len()).expect("drain");
+            }
+        }
+        sum
+    }
+}
