@@ -1,0 +1,16 @@
+//! Framing filters: encoders that put frames around what the user writes and decoders that take
+//! them off what arrives.
+//!
+//! Decoders are bounded: they wait (`NeedMore`) for a partial frame without copying it out of
+//! the source buffer, and fail with [`crate::Error`] as soon as a frame is known to be over its
+//! configured maximum, so a peer can never make them buffer more than one maximum frame.
+//! Encoders frame, on every call, what is available (so one `bufferevent_write` becomes one
+//! frame, as in the seed's server).
+
+mod head_tail;
+mod length;
+mod line;
+
+pub use head_tail::{HeadTailDecoder, HeadTailEncoder};
+pub use length::{Endian, LengthDecoder, LengthEncoder, LengthPrefix, Width};
+pub use line::Lines;
