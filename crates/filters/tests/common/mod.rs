@@ -1,0 +1,81 @@
+//! Helpers shared by the integration tests: bounded child processes and deterministic data.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A child process killed (and reaped) when dropped, so a failing test never leaks one.
+pub struct KillOnDrop(pub Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Runs `cmd` with `input` on stdin and returns its stdout; fails if it takes longer than
+/// `timeout`, exits non-zero, or prints more than `max_out` bytes.
+pub fn run_bounded(mut cmd: Command, input: &[u8], timeout: Duration, max_out: usize) -> Vec<u8> {
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = KillOnDrop(cmd.spawn().expect("spawn child process"));
+    let mut stdin = child.0.stdin.take().unwrap();
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let mut stdout = child.0.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut out = Vec::new();
+        let _ = (&mut stdout).take(max_out as u64 + 1).read_to_end(&mut out);
+        out
+    });
+    let mut stderr = child.0.stderr.take().unwrap();
+    let err_reader = std::thread::spawn(move || {
+        let mut out = Vec::new();
+        let _ = (&mut stderr).take(64 * 1024).read_to_end(&mut out);
+        out
+    });
+    let start = Instant::now();
+    let status = loop {
+        if let Some(st) = child.0.try_wait().unwrap() {
+            break st;
+        }
+        assert!(start.elapsed() < timeout, "child process took longer than {timeout:?}");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    writer.join().unwrap();
+    let out = reader.join().unwrap();
+    let err = err_reader.join().unwrap();
+    assert!(status.success(), "child failed: {status}: {}", String::from_utf8_lossy(&err));
+    assert!(out.len() <= max_out, "child printed more than {max_out} bytes");
+    out
+}
+
+/// Deterministic pseudo-random bytes (xorshift64*).
+pub fn pseudo_random(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.max(1);
+    (0..len)
+        .map(|_| {
+            x ^= x >> 12;
+            x ^= x << 25;
+            x ^= x >> 27;
+            (x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 56) as u8
+        })
+        .collect()
+}
+
+/// Compressible text-like data: words from a small vocabulary.
+pub fn text(seed: u64, len: usize) -> Vec<u8> {
+    const WORDS: [&[u8]; 8] = [b"bufferevent ", b"evbuffer ", b"filter ", b"zlib ", b"tls ", b"libevent\n", b"tokio ", b"rust "];
+    let r = pseudo_random(seed, len);
+    let mut out = Vec::with_capacity(len + 16);
+    let mut i = 0;
+    while out.len() < len {
+        out.extend_from_slice(WORDS[(r[i % r.len()] % 8) as usize]);
+        i += 1;
+    }
+    out.truncate(len);
+    out
+}
