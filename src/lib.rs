@@ -4,9 +4,12 @@
 //! re-exports the member crates so that one dependency brings them all:
 //!
 //! * [`evbuffer`] — the zero-copy chained buffer (libevent's `struct evbuffer`).
+//! * [`bufferevent`] — buffered connections with watermarks, timeouts, flush
+//!   modes, and socket, filter and pair backends (libevent's `struct bufferevent`).
 //!
 //! The layers and the libevent-to-Rust map are described in the README.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub use bufferevent;
 pub use evbuffer;

@@ -1,0 +1,250 @@
+//! The pair backend: two bufferevents connected in memory
+//! (`bufferevent_pair_new`, statements 65-71).
+//!
+//! Unlike libevent's pair, the two ends may live in different tasks or
+//! threads. Each direction is a small shared channel (`Arc<Mutex<Chan>>`)
+//! holding chunks in transit, the reader's published room, and both wakers.
+//! The writer moves chunks (never bytes) from its output into the channel,
+//! at most as many as the reader said it has room for below its read high
+//! watermark (statement 67); the reader moves them into its input. So
+//! backpressure works both ways, and the reader's input never exceeds its
+//! bound. Dropping one end gives the other EOF, like a socketpair (not like
+//! libevent, #93); writing to a dropped end is an `ERROR|WRITING` with
+//! `BrokenPipe`.
+
+use std::io;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Waker};
+use std::time::Instant;
+
+use evbuffer::EvBuffer;
+use tokio::sync::mpsc;
+
+use super::{Backend, Kind};
+use crate::core::state::Core;
+use crate::face::handle::{Command, COMMAND_QUEUE};
+use crate::{BufferEvent, Error, FlushMode, Handle, Options, Side};
+
+/// One direction of a pair.
+#[derive(Default)]
+struct Chan {
+    /// Bytes moved out of the writer's output, not yet in the reader's input.
+    buf: EvBuffer,
+    /// The writer finished (`flush(Finished)`) or was dropped.
+    eof: bool,
+    /// The reader was dropped.
+    reader_gone: bool,
+    /// How many more bytes the reader accepts (published by the reader).
+    room: usize,
+    reader_waker: Option<Waker>,
+    writer_waker: Option<Waker>,
+}
+
+fn lock(c: &Mutex<Chan>) -> MutexGuard<'_, Chan> {
+    c.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn wake(slot: &mut Option<Waker>) {
+    if let Some(w) = slot.take() {
+        w.wake();
+    }
+}
+
+fn register(slot: &mut Option<Waker>, cx: &Context<'_>) {
+    match slot {
+        Some(w) if w.will_wake(cx.waker()) => {}
+        _ => *slot = Some(cx.waker().clone()),
+    }
+}
+
+pub(crate) struct PairBackend {
+    /// What we write.
+    tx: Arc<Mutex<Chan>>,
+    /// What we read.
+    rx: Arc<Mutex<Chan>>,
+    partner: mpsc::WeakSender<Command>,
+}
+
+impl PairBackend {
+    /// Publishes our room to the writer and wakes it if the room grew.
+    fn publish_room(core: &Core, chan: &mut Chan) {
+        let room = if core.wants_read() {
+            core.input_room().saturating_sub(chan.buf.len())
+        } else {
+            0
+        };
+        if room > chan.room {
+            wake(&mut chan.writer_waker);
+        }
+        chan.room = room;
+    }
+
+    /// Moves up to `n` bytes of our output into the channel.
+    fn transfer(core: &mut Core, chan: &mut Chan, n: usize, now: Instant) -> usize {
+        if n == 0 {
+            return 0;
+        }
+        let moved = core.output.remove_into(&mut chan.buf, n).unwrap_or(0);
+        chan.room = chan.room.saturating_sub(moved);
+        wake(&mut chan.reader_waker);
+        core.on_written(moved, now);
+        moved
+    }
+
+    fn finish(core: &mut Core, chan: &mut Chan) {
+        if !chan.eof {
+            chan.eof = true;
+            wake(&mut chan.reader_waker);
+        }
+        core.on_shutdown();
+    }
+}
+
+impl Backend for PairBackend {
+    fn kind(&self) -> Kind {
+        Kind::Pair
+    }
+
+    fn poll_read(&mut self, core: &mut Core, cx: &mut Context<'_>, now: Instant) -> bool {
+        let mut chan = lock(&self.rx);
+        let mut progress = false;
+        if core.wants_read() {
+            let n = core.input_room().min(chan.buf.len());
+            if n > 0 {
+                let moved = chan.buf.remove_into(&mut core.input, n).unwrap_or(0);
+                core.on_read(moved, now);
+                progress = true;
+            }
+        }
+        if chan.eof
+            && chan.buf.is_empty()
+            && core.read_half() == crate::core::state::HalfState::Open
+        {
+            core.on_eof();
+            progress = true;
+        }
+        Self::publish_room(core, &mut chan);
+        register(&mut chan.reader_waker, cx);
+        progress
+    }
+
+    fn poll_write(&mut self, core: &mut Core, cx: &mut Context<'_>, now: Instant) -> bool {
+        let mut chan = lock(&self.tx);
+        if chan.reader_gone {
+            if !core.output.is_empty() || core.wants_shutdown() {
+                core.on_error(Error::Io {
+                    side: Side::Writing,
+                    source: io::Error::new(io::ErrorKind::BrokenPipe, "pair partner was dropped"),
+                });
+                return true;
+            }
+            return false;
+        }
+        let budget = core.write_budget(now);
+        let n = if core.is_forced() {
+            budget
+        } else {
+            budget.min(chan.room)
+        };
+        let mut progress = Self::transfer(core, &mut chan, n, now) > 0;
+        if core.wants_shutdown() {
+            Self::finish(core, &mut chan);
+            progress = true;
+        }
+        if !core.output.is_empty() {
+            register(&mut chan.writer_waker, cx);
+        }
+        progress
+    }
+
+    /// Statement 68: `Normal` is a no-op; `Flush`/`Finished` move all the
+    /// output now, even with writing (or the partner's reading) disabled.
+    /// The partner's input still never exceeds its bound: what it has no
+    /// room for waits in the channel. `Finished` then gives the partner EOF
+    /// (statement 69).
+    fn flush(&mut self, core: &mut Core, mode: FlushMode, now: Instant) -> Result<bool, Error> {
+        if mode == FlushMode::Normal {
+            return Ok(false);
+        }
+        let mut chan = lock(&self.tx);
+        if chan.reader_gone {
+            return Err(Error::Closed);
+        }
+        let all = core.output.len();
+        let moved = Self::transfer(core, &mut chan, all, now);
+        if mode == FlushMode::Finished {
+            Self::finish(core, &mut chan);
+        }
+        Ok(moved > 0)
+    }
+
+    fn on_enable_change(&mut self, core: &mut Core) {
+        let mut chan = lock(&self.rx);
+        Self::publish_room(core, &mut chan);
+    }
+
+    fn partner(&self) -> Option<Handle> {
+        if lock(&self.tx).reader_gone {
+            return None;
+        }
+        self.partner.upgrade().map(Handle::new)
+    }
+}
+
+impl Drop for PairBackend {
+    fn drop(&mut self) {
+        {
+            let mut chan = lock(&self.tx);
+            chan.eof = true;
+            wake(&mut chan.reader_waker);
+        }
+        let mut chan = lock(&self.rx);
+        chan.reader_gone = true;
+        chan.buf.clear();
+        wake(&mut chan.writer_waker);
+    }
+}
+
+impl BufferEvent {
+    /// Two bufferevents connected to each other in memory
+    /// (`bufferevent_pair_new`): what one writes the other reads, with
+    /// watermarks and backpressure in both directions. The ends are `Send`
+    /// and may be driven by different tasks or threads. Dropping one end
+    /// gives the other `EOF|READING` once it has read everything that was
+    /// transferred (libevent gives nothing: #93).
+    ///
+    /// ```
+    /// use bufferevent::{BufferEvent, Dir, Options};
+    /// let (a, b) = BufferEvent::pair(Options::default());
+    /// assert_eq!(a.enabled(), Dir::WRITE);
+    /// assert!(a.partner().is_some());
+    /// drop(b);
+    /// assert!(a.partner().is_none());
+    /// ```
+    pub fn pair(options: Options) -> (BufferEvent, BufferEvent) {
+        let ab = Arc::new(Mutex::new(Chan::default()));
+        let ba = Arc::new(Mutex::new(Chan::default()));
+        let (txa, rxa) = mpsc::channel(COMMAND_QUEUE);
+        let (txb, rxb) = mpsc::channel(COMMAND_QUEUE);
+        let options = options | Options::DEFER_CALLBACKS;
+        let mut a = BufferEvent::from_backend(
+            Box::new(PairBackend {
+                tx: ab.clone(),
+                rx: ba.clone(),
+                partner: txb.downgrade(),
+            }),
+            options,
+        );
+        let mut b = BufferEvent::from_backend(
+            Box::new(PairBackend {
+                tx: ba,
+                rx: ab,
+                partner: txa.downgrade(),
+            }),
+            options,
+        );
+        a.commands = Some((txa, rxa));
+        b.commands = Some((txb, rxb));
+        (a, b)
+    }
+}

@@ -1,0 +1,515 @@
+//! [`BufferEvent`]: the state machine joined to a backend, and the calls a
+//! libevent user knows (`bufferevent_write`, `_enable`, `_setwatermark`...).
+//!
+//! The faces (callbacks in [`face::handler`](crate::face::handler), async
+//! I/O in `face::async_io`, the cross-task [`Handle`]) all drive a
+//! `BufferEvent` through the two per-direction steps defined here,
+//! `poll_read_side` and `poll_write_side`.
+
+use std::fmt;
+use std::future::Future as _;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use evbuffer::EvBuffer;
+use tokio::sync::mpsc;
+use tokio::time::Sleep;
+
+use crate::backend::{Backend, Kind};
+use crate::core::state::{Core, HalfState};
+use crate::face::handle::{Command, COMMAND_QUEUE};
+use crate::{Dir, Error, Events, FlushMode, Handle, Options, Watermark};
+
+/// The clock every driver uses: tokio's, so that tests with a paused clock
+/// control timeouts.
+pub(crate) fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+/// A buffered, event-driven connection end (libevent's
+/// `struct bufferevent`).
+///
+/// It owns an input and an output [`EvBuffer`], a transport (a socket, an
+/// underlying bufferevent seen through filters, or the other end of an
+/// in-memory pair), and the rules libevent gives them: enabled directions,
+/// watermarks, timeouts, flush modes. Drive it either with callbacks
+/// ([`run`](BufferEvent::run) with a [`Handler`](crate::Handler)) or as a
+/// tokio `AsyncRead + AsyncWrite`.
+///
+/// Dropping it is `bufferevent_free`: no callback runs afterwards, pending
+/// output is discarded, and the transport is closed (statement 51). For a
+/// close that first delivers everything, use
+/// [`close_gracefully`](BufferEvent::close_gracefully) or the async
+/// `shutdown()`.
+///
+/// ```
+/// use bufferevent::{BufferEvent, Callbacks, Dir, Options};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let (mut a, b) = BufferEvent::pair(Options::default());
+/// a.write(b"hello").unwrap();
+/// a.flush(bufferevent::FlushMode::Finished).unwrap(); // b will see EOF after the data
+/// let mut b = b;
+/// b.enable(Dir::READ);
+/// let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+/// let sink = got.clone();
+/// let side = tokio::spawn(a.run(Callbacks::new()));
+/// b.run(Callbacks::new().on_read(move |bev| {
+///     let mut buf = [0u8; 64];
+///     let n = bev.read(&mut buf);
+///     sink.lock().unwrap().extend_from_slice(&buf[..n]);
+/// }))
+/// .await;
+/// side.await.unwrap();
+/// assert_eq!(&got.lock().unwrap()[..], b"hello");
+/// # }
+/// ```
+pub struct BufferEvent {
+    pub(crate) core: Core,
+    pub(crate) backend: Box<dyn Backend>,
+    read_timer: Option<Pin<Box<Sleep>>>,
+    write_timer: Option<Pin<Box<Sleep>>>,
+    pub(crate) commands: Option<(mpsc::Sender<Command>, mpsc::Receiver<Command>)>,
+    options: Options,
+    /// `close()` was called: the driver stops at once.
+    pub(crate) closed: bool,
+    /// `close_gracefully()` was called.
+    pub(crate) closing: bool,
+    /// The async face's flush in progress (to send `Flush` once).
+    pub(crate) async_flushing: bool,
+}
+
+impl fmt::Debug for BufferEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BufferEvent")
+            .field("kind", &self.kind())
+            .field("enabled", &self.core.enabled())
+            .field("input", &self.core.input.len())
+            .field("output", &self.core.output.len())
+            .field("read_half", &self.core.read_half())
+            .field("write_half", &self.core.write_half())
+            .finish()
+    }
+}
+
+impl BufferEvent {
+    pub(crate) fn from_backend(backend: Box<dyn Backend>, options: Options) -> Self {
+        BufferEvent {
+            core: Core::new(),
+            backend,
+            read_timer: None,
+            write_timer: None,
+            commands: None,
+            options,
+            closed: false,
+            closing: false,
+            async_flushing: false,
+        }
+    }
+
+    /// What kind of bufferevent this is.
+    pub fn kind(&self) -> Kind {
+        self.backend.kind()
+    }
+
+    /// The options it was created with (`bufferevent_get_options_`).
+    pub fn options(&self) -> Options {
+        self.options
+    }
+
+    // ----- buffers -----------------------------------------------------
+
+    /// The input buffer (`bufferevent_get_input`).
+    pub fn input(&self) -> &EvBuffer {
+        &self.core.input
+    }
+
+    /// The input buffer, to consume from (`bufferevent_get_input`).
+    /// Draining it below the read high watermark resumes reading by itself.
+    pub fn input_mut(&mut self) -> &mut EvBuffer {
+        &mut self.core.input
+    }
+
+    /// The output buffer (`bufferevent_get_output`).
+    pub fn output(&self) -> &EvBuffer {
+        &self.core.output
+    }
+
+    /// The output buffer, to append to (`bufferevent_get_output`). Bytes
+    /// appended here are sent by the driver; for a filter they reach the
+    /// output filter on the next drive step (use [`write`](Self::write) to
+    /// run it at once).
+    pub fn output_mut(&mut self) -> &mut EvBuffer {
+        &mut self.core.output
+    }
+
+    /// Removes up to `buf.len()` bytes from the input into `buf`
+    /// (`bufferevent_read`). Returns how many; 0 when the input is empty.
+    pub fn read(&mut self, buf: &mut [u8]) -> usize {
+        self.core.input.remove(buf).unwrap_or(0)
+    }
+
+    /// Moves the whole input into `dst` without copying
+    /// (`bufferevent_read_buffer`).
+    pub fn read_buffer(&mut self, dst: &mut EvBuffer) -> Result<usize, Error> {
+        let n = self.core.input.len();
+        Ok(self.core.input.remove_into(dst, n)?)
+    }
+
+    /// Appends `data` to the output (`bufferevent_write`). Never fails
+    /// because of the write high watermark (statement 44); fails with
+    /// [`Error::Closed`] once the write side is finished or failed.
+    pub fn write(&mut self, data: &[u8]) -> Result<(), Error> {
+        self.check_writable()?;
+        self.core.output.add(data)?;
+        self.backend.after_write(&mut self.core, now());
+        Ok(())
+    }
+
+    /// Appends `data` without copying it.
+    pub fn write_bytes(&mut self, data: Bytes) -> Result<(), Error> {
+        self.check_writable()?;
+        self.core.output.add_bytes(data)?;
+        self.backend.after_write(&mut self.core, now());
+        Ok(())
+    }
+
+    /// Moves all of `src` to the output without copying
+    /// (`bufferevent_write_buffer`).
+    pub fn write_buffer(&mut self, src: &mut EvBuffer) -> Result<(), Error> {
+        self.check_writable()?;
+        self.core.output.append(src)?;
+        self.backend.after_write(&mut self.core, now());
+        Ok(())
+    }
+
+    fn check_writable(&self) -> Result<(), Error> {
+        if self.core.accepts_writes() {
+            Ok(())
+        } else {
+            Err(Error::Closed)
+        }
+    }
+
+    // ----- directions, watermarks, timeouts -----------------------------
+
+    /// Enables reading and/or writing (`bufferevent_enable`). Restarts the
+    /// timeouts of those directions (statement 45).
+    pub fn enable(&mut self, dir: Dir) {
+        self.core.enable(dir, now());
+        self.backend.on_enable_change(&mut self.core);
+        if dir.contains(Dir::WRITE) {
+            self.backend.after_write(&mut self.core, now());
+        }
+    }
+
+    /// Disables reading and/or writing (`bufferevent_disable`). A pending
+    /// callback of that direction is cancelled.
+    pub fn disable(&mut self, dir: Dir) {
+        self.core.disable(dir);
+        self.backend.on_enable_change(&mut self.core);
+    }
+
+    /// The enabled directions (`bufferevent_get_enabled`); a new
+    /// bufferevent has [`Dir::WRITE`] (statement 38).
+    pub fn enabled(&self) -> Dir {
+        self.core.enabled()
+    }
+
+    /// Sets the watermarks of every direction in `dir`
+    /// (`bufferevent_setwatermark`). 0 means unset. Fails if
+    /// `low > high > 0`.
+    pub fn set_watermark(&mut self, dir: Dir, low: usize, high: usize) -> Result<(), Error> {
+        self.core.set_watermark(dir, low, high)?;
+        self.backend.on_enable_change(&mut self.core);
+        Ok(())
+    }
+
+    /// The watermarks of exactly one direction
+    /// (`bufferevent_getwatermark`; statement 39).
+    pub fn watermark(&self, dir: Dir) -> Result<Watermark, Error> {
+        self.core.watermark(dir)
+    }
+
+    /// Sets (or with `None` removes) the read and write timeouts and
+    /// restarts both clocks (`bufferevent_set_timeouts`; statement 45).
+    pub fn set_timeouts(&mut self, read: Option<Duration>, write: Option<Duration>) {
+        self.core.set_timeouts(read, write);
+    }
+
+    /// The configured timeouts (`bufferevent_get_timeouts`... libevent has
+    /// none; kept for symmetry).
+    pub fn timeouts(&self) -> (Option<Duration>, Option<Duration>) {
+        self.core.timeouts()
+    }
+
+    /// Bytes asked of the transport per read; default
+    /// [`DEFAULT_READ_SIZE`](crate::DEFAULT_READ_SIZE)
+    /// (`bufferevent_set_max_single_read`).
+    pub fn set_read_size(&mut self, n: usize) {
+        self.core.set_read_size(n);
+    }
+
+    /// The input bound used when no read high watermark is set; default
+    /// [`DEFAULT_MAX_INPUT`](crate::DEFAULT_MAX_INPUT).
+    pub fn set_max_input(&mut self, n: usize) {
+        self.core.set_max_input(n);
+    }
+
+    /// The output bound used when no write high watermark is set; default
+    /// [`DEFAULT_MAX_OUTPUT`](crate::DEFAULT_MAX_OUTPUT).
+    pub fn set_max_output(&mut self, n: usize) {
+        self.core.set_max_output(n);
+    }
+
+    // ----- flushing and closing ----------------------------------------
+
+    /// `bufferevent_flush(bev, EV_WRITE, mode)`.
+    ///
+    /// * `Normal`: run filters as usual (for a pair, a no-op: statement 68).
+    /// * `Flush`: push everything written so far through every filter and
+    ///   down to the transport, ignoring watermarks and disabled writing.
+    /// * `Finished`: like `Flush`, and no more data follows: filters emit
+    ///   their trailers (the output filter is called with `Finished` even
+    ///   if the output is empty: statement 61), and once the output has
+    ///   drained the transport's write side is shut down (a pair's partner
+    ///   sees EOF: statement 69). Reading continues (half-close).
+    ///
+    /// Returns `Ok(true)` if a filter call returned `Ok` or (for other
+    /// kinds) there was something to push (statement 63).
+    pub fn flush(&mut self, mode: FlushMode) -> Result<bool, Error> {
+        if self.core.write_half() == HalfState::Failed {
+            return Err(Error::Closed);
+        }
+        let now = now();
+        self.core.request_flush(mode);
+        self.backend.flush(&mut self.core, mode, now)
+    }
+
+    /// Closes at once (`bufferevent_free` from inside a callback): the
+    /// driver stops, no further callback runs, pending output is discarded
+    /// and the transport is closed when the bufferevent is dropped.
+    pub fn close(&mut self) {
+        self.closed = true;
+    }
+
+    /// Closes gracefully (what libevent lacks, #616): reading stops, all
+    /// output is pushed through every filter (with `Finished`, so trailers
+    /// are written), the transport's write side is shut down, and then the
+    /// driver ([`run`](Self::run)) returns and drops the bufferevent.
+    pub fn close_gracefully(&mut self) {
+        if self.closing {
+            return;
+        }
+        self.closing = true;
+        self.disable(Dir::READ);
+        if self.core.accepts_writes() {
+            let _ = self.flush(FlushMode::Finished);
+        }
+    }
+
+    /// Whether [`close_gracefully`](Self::close_gracefully) (or the async
+    /// `shutdown`) has finished: the write side is shut down all the way to
+    /// the transport, or failed.
+    pub fn is_write_finished(&self) -> bool {
+        self.backend.write_finished(&self.core)
+    }
+
+    /// The error reported by the most recent `ERROR` event
+    /// (`EVUTIL_SOCKET_ERROR()` / `bufferevent_socket_get_dns_error`).
+    pub fn error(&self) -> Option<&Error> {
+        self.core.error()
+    }
+
+    /// Takes the error reported by the most recent `ERROR` event.
+    pub fn take_error(&mut self) -> Option<Error> {
+        self.core.take_error()
+    }
+
+    // ----- triggers ----------------------------------------------------
+
+    /// `bufferevent_trigger(bev, EV_READ/EV_WRITE, options)`: schedules the
+    /// read (write) callback if the watermark allows it, or regardless with
+    /// `ignore_watermarks` (`BEV_TRIG_IGNORE_WATERMARKS`). Always deferred.
+    pub fn trigger(&mut self, dir: Dir, ignore_watermarks: bool) {
+        if dir.contains(Dir::READ) {
+            self.core.trigger_read(ignore_watermarks);
+        }
+        if dir.contains(Dir::WRITE) {
+            self.core.trigger_write(ignore_watermarks);
+        }
+    }
+
+    /// `bufferevent_trigger_event(bev, what, options)`: schedules the event
+    /// callback with `what`, verbatim (statement 50).
+    pub fn trigger_event(&mut self, what: Events) {
+        self.core.trigger_event(what);
+    }
+
+    // ----- stacking and pairs ------------------------------------------
+
+    /// The bufferevent under a filter (`bufferevent_get_underlying`);
+    /// `None` for sockets and pairs (statement 53).
+    pub fn underlying(&self) -> Option<&BufferEvent> {
+        self.backend.underlying()
+    }
+
+    /// The bufferevent under a filter, mutably.
+    pub fn underlying_mut(&mut self) -> Option<&mut BufferEvent> {
+        self.backend.underlying_mut()
+    }
+
+    /// Takes the bufferevent under a filter back, dropping the filter and
+    /// anything in its own buffers (`bufferevent_free` on a filter created
+    /// without `BEV_OPT_CLOSE_ON_FREE`). `None` for sockets and pairs.
+    pub fn into_underlying(self) -> Option<BufferEvent> {
+        self.backend.into_underlying()
+    }
+
+    /// A handle on the other end of a pair while it exists
+    /// (`bufferevent_pair_get_partner`; `None` after the partner was
+    /// dropped, statement 70, and for other kinds).
+    pub fn partner(&self) -> Option<Handle> {
+        self.backend.partner()
+    }
+
+    /// A `Send + Clone` handle to write to, flush, enable or close this
+    /// bufferevent from another task or thread. Commands are applied by the
+    /// driver of this bufferevent, which they wake.
+    pub fn handle(&mut self) -> Handle {
+        let (tx, _) = self
+            .commands
+            .get_or_insert_with(|| mpsc::channel(COMMAND_QUEUE));
+        Handle::new(tx.clone())
+    }
+
+    // ----- driving (crate-internal) ------------------------------------
+
+    /// Output still pending here or below.
+    pub(crate) fn output_pending(&self) -> bool {
+        !self.core.output.is_empty() || self.backend.lower_output_pending()
+    }
+
+    /// One step of the read direction: transport reads, then read timers.
+    pub(crate) fn poll_read_side(&mut self, cx: &mut Context<'_>) -> bool {
+        let mut progress = false;
+        for _ in 0..4 {
+            let now = now();
+            progress |= self.backend.poll_read(&mut self.core, cx, now);
+            let pending = self.output_pending();
+            let before = self.core.peek_events();
+            self.core.check_timers(now, pending);
+            progress |= self.core.peek_events() != before;
+            if !poll_timer(&mut self.read_timer, self.core.read_wakeup(), cx) {
+                break;
+            }
+        }
+        progress
+    }
+
+    /// One step of the write direction: transport writes and shutdown,
+    /// then write timers.
+    pub(crate) fn poll_write_side(&mut self, cx: &mut Context<'_>) -> bool {
+        let mut progress = false;
+        for _ in 0..4 {
+            let now = now();
+            progress |= self.backend.poll_write(&mut self.core, cx, now);
+            let pending = self.output_pending();
+            let before = self.core.peek_events();
+            self.core.check_timers(now, pending);
+            progress |= self.core.peek_events() != before;
+            if !poll_timer(&mut self.write_timer, self.core.write_wakeup(), cx) {
+                break;
+            }
+        }
+        progress
+    }
+
+    /// Applies queued handle commands while the output has room.
+    pub(crate) fn poll_commands(&mut self, cx: &mut Context<'_>) -> bool {
+        let mut progress = false;
+        loop {
+            if self.closed || self.core.output_full() {
+                return progress;
+            }
+            let Some((_, rx)) = self.commands.as_mut() else {
+                return progress;
+            };
+            match rx.poll_recv(cx) {
+                Poll::Ready(Some(cmd)) => {
+                    progress = true;
+                    self.apply(cmd);
+                }
+                Poll::Ready(None) | Poll::Pending => return progress,
+            }
+        }
+    }
+
+    fn apply(&mut self, cmd: Command) {
+        match cmd {
+            Command::Write(data) => {
+                if let Err(e) = self.write_bytes(data) {
+                    tracing::debug!(error = %e, "handle write dropped: write side closed");
+                }
+            }
+            Command::Flush(mode) => {
+                let _ = self.flush(mode);
+            }
+            Command::Enable(d) => self.enable(d),
+            Command::Disable(d) => self.disable(d),
+            Command::Close => self.close(),
+            Command::CloseGracefully => self.close_gracefully(),
+            Command::Call(f) => f(self),
+        }
+    }
+
+    /// Whether handles other than our own sender exist.
+    fn handles_alive(&self) -> bool {
+        self.commands
+            .as_ref()
+            .is_some_and(|(tx, _)| tx.strong_count() > 1)
+    }
+
+    /// Whether nothing can ever happen again: no callback due, reading
+    /// impossible, no output pending, no timer, no handle, no transport
+    /// activity of its own. The callback driver returns then.
+    pub(crate) fn is_idle_forever(&self) -> bool {
+        let read_possible =
+            self.core.read_half() == HalfState::Open && self.core.enabled().contains(Dir::READ);
+        let write_pending = self.core.write_half() != HalfState::Failed && self.output_pending();
+        !self.core.has_pending()
+            && !read_possible
+            && !write_pending
+            && !self.core.is_connecting()
+            && self.core.read_wakeup().is_none()
+            && self.core.write_wakeup().is_none()
+            && !self.handles_alive()
+            && !self.backend.may_progress()
+    }
+}
+
+/// Keeps `slot` sleeping until `deadline`; returns true if it already
+/// passed (the caller re-checks its timers).
+fn poll_timer(
+    slot: &mut Option<Pin<Box<Sleep>>>,
+    deadline: Option<Instant>,
+    cx: &mut Context<'_>,
+) -> bool {
+    let Some(at) = deadline else {
+        *slot = None;
+        return false;
+    };
+    let at = tokio::time::Instant::from_std(at);
+    match slot {
+        Some(s) => {
+            if s.deadline() != at {
+                s.as_mut().reset(at);
+            }
+        }
+        None => *slot = Some(Box::pin(tokio::time::sleep_until(at))),
+    }
+    slot.as_mut()
+        .is_some_and(|s| s.as_mut().poll(cx).is_ready())
+}

@@ -1,0 +1,580 @@
+//! The bufferevent state machine, with no I/O in it.
+//!
+//! [`Core`] holds the input and output evbuffers, the enabled directions,
+//! watermarks, timeouts (as deadlines), the pending callbacks and events,
+//! and the flush/shutdown state. Backends ask it how many bytes they may
+//! read or write *now* and report what happened; the drivers ask it which
+//! callbacks are due. Every method that depends on time takes `now`, so the
+//! whole rule set is tested below on a simulated clock, with no runtime.
+
+use std::time::{Duration, Instant};
+
+use evbuffer::EvBuffer;
+
+use super::limit::{Limiter, Quota};
+use super::timeout::Timeouts;
+use super::watermark::{
+    Watermark, Watermarks, DEFAULT_MAX_INPUT, DEFAULT_MAX_OUTPUT, DEFAULT_READ_SIZE,
+};
+use crate::{Dir, Error, Events, Side};
+
+/// The state of one half of the connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum HalfState {
+    /// Still usable.
+    Open,
+    /// Finished normally: EOF read, or write side shut down.
+    Done,
+    /// Failed with an error.
+    Failed,
+}
+
+/// A callback the driver must run, in the order libevent's deferred
+/// callbacks run (statement 48): `CONNECTED` alone first, then read, then
+/// write, then the other events OR-ed together.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Callback {
+    /// `readcb`.
+    Read,
+    /// `writecb`.
+    Write,
+    /// `eventcb(what)`.
+    Event(Events),
+}
+
+/// Pending callbacks.
+#[derive(Clone, Copy, Debug, Default)]
+struct Pending {
+    read: bool,
+    write: bool,
+    events: Events,
+}
+
+/// Why reading is paused besides the user's `disable` (libevent's
+/// `BEV_SUSPEND_*` reasons that apply here).
+#[derive(Clone, Copy, Debug, Default)]
+struct Suspend {
+    /// A filter over this bufferevent has a full input.
+    by_filter: bool,
+    /// A connect is in progress.
+    connecting: bool,
+}
+
+/// The sans-IO state of one bufferevent.
+pub(crate) struct Core {
+    pub(crate) input: EvBuffer,
+    pub(crate) output: EvBuffer,
+    enabled: Dir,
+    suspend: Suspend,
+    wm: Watermarks,
+    timeouts: Timeouts,
+    pending: Pending,
+    error: Option<Error>,
+    read_size: usize,
+    max_input: usize,
+    max_output: usize,
+    read_half: HalfState,
+    write_half: HalfState,
+    /// `flush(Finished)` was asked: shut the write side once output drains.
+    finishing: bool,
+    /// `flush(Flush|Finished)` was asked: write even while disabled, until
+    /// the output drains.
+    forced: bool,
+    limiter: Option<Box<dyn Limiter>>,
+    read_retry_at: Option<Instant>,
+    write_retry_at: Option<Instant>,
+    total_read: u64,
+    total_written: u64,
+}
+
+impl Default for Core {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Core {
+    /// A fresh state: writing enabled, reading not (statement 38).
+    pub(crate) fn new() -> Self {
+        Core {
+            input: EvBuffer::new(),
+            output: EvBuffer::new(),
+            enabled: Dir::WRITE,
+            suspend: Suspend::default(),
+            wm: Watermarks::default(),
+            timeouts: Timeouts::default(),
+            pending: Pending::default(),
+            error: None,
+            read_size: DEFAULT_READ_SIZE,
+            max_input: DEFAULT_MAX_INPUT,
+            max_output: DEFAULT_MAX_OUTPUT,
+            read_half: HalfState::Open,
+            write_half: HalfState::Open,
+            finishing: false,
+            forced: false,
+            limiter: None,
+            read_retry_at: None,
+            write_retry_at: None,
+            total_read: 0,
+            total_written: 0,
+        }
+    }
+
+    // ----- user-facing state -------------------------------------------
+
+    pub(crate) fn enabled(&self) -> Dir {
+        self.enabled
+    }
+
+    /// `bufferevent_enable`: also restarts the timeouts of `dir`.
+    pub(crate) fn enable(&mut self, dir: Dir, now: Instant) {
+        self.enabled |= dir & Dir::BOTH;
+        self.timeouts.restart(dir, now);
+    }
+
+    /// `bufferevent_disable`: also cancels a pending read or write callback
+    /// of that direction (libevent #1809: a disabled direction gets no
+    /// further callback).
+    pub(crate) fn disable(&mut self, dir: Dir) {
+        self.enabled -= dir;
+        if dir.contains(Dir::READ) {
+            self.pending.read = false;
+        }
+        if dir.contains(Dir::WRITE) {
+            self.pending.write = false;
+        }
+    }
+
+    pub(crate) fn set_watermark(&mut self, dir: Dir, low: usize, high: usize) -> Result<(), Error> {
+        self.wm.set(dir, low, high)
+    }
+
+    pub(crate) fn watermark(&self, dir: Dir) -> Result<Watermark, Error> {
+        self.wm.get(dir)
+    }
+
+    pub(crate) fn set_timeouts(&mut self, read: Option<Duration>, write: Option<Duration>) {
+        self.timeouts.set(read, write);
+    }
+
+    pub(crate) fn timeouts(&self) -> (Option<Duration>, Option<Duration>) {
+        self.timeouts.get()
+    }
+
+    pub(crate) fn set_read_size(&mut self, n: usize) {
+        self.read_size = n.max(1);
+    }
+
+    pub(crate) fn set_max_input(&mut self, n: usize) {
+        self.max_input = n.max(1);
+    }
+
+    pub(crate) fn set_max_output(&mut self, n: usize) {
+        self.max_output = n.max(1);
+    }
+
+    #[allow(dead_code)] // used by the rate-limit module
+    pub(crate) fn set_limiter(&mut self, limiter: Option<Box<dyn Limiter>>) {
+        self.limiter = limiter;
+    }
+
+    pub(crate) fn error(&self) -> Option<&Error> {
+        self.error.as_ref()
+    }
+
+    pub(crate) fn take_error(&mut self) -> Option<Error> {
+        self.error.take()
+    }
+
+    pub(crate) fn read_half(&self) -> HalfState {
+        self.read_half
+    }
+
+    pub(crate) fn write_half(&self) -> HalfState {
+        self.write_half
+    }
+
+    #[allow(dead_code)] // for the rate-limit module and diagnostics
+    pub(crate) fn total_read(&self) -> u64 {
+        self.total_read
+    }
+
+    pub(crate) fn total_written(&self) -> u64 {
+        self.total_written
+    }
+
+    /// The read high watermark in force (the default bound if unset).
+    pub(crate) fn read_high(&self) -> usize {
+        self.wm.read.high_or(self.max_input)
+    }
+
+    /// The write high watermark in force (the default bound if unset).
+    pub(crate) fn write_high(&self) -> usize {
+        self.wm.write.high_or(self.max_output)
+    }
+
+    /// The configured read high watermark (0 = unset).
+    pub(crate) fn read_high_set(&self) -> Option<usize> {
+        (self.wm.read.high != 0).then_some(self.wm.read.high)
+    }
+
+    /// The configured write high watermark (0 = unset).
+    pub(crate) fn write_high_set(&self) -> Option<usize> {
+        (self.wm.write.high != 0).then_some(self.wm.write.high)
+    }
+
+    /// Whether the input is at or above the read high watermark in force.
+    pub(crate) fn input_full(&self) -> bool {
+        self.input.len() >= self.read_high()
+    }
+
+    /// Whether the output is at or above the write high watermark in force.
+    pub(crate) fn output_full(&self) -> bool {
+        self.output.len() >= self.write_high()
+    }
+
+    /// Room in the input below the read high watermark in force.
+    pub(crate) fn input_room(&self) -> usize {
+        self.read_high().saturating_sub(self.input.len())
+    }
+
+    /// Whether the user wants input: reading enabled, not ended, not
+    /// paused by a connect or a filter above.
+    pub(crate) fn wants_read(&self) -> bool {
+        self.enabled.contains(Dir::READ)
+            && self.read_half == HalfState::Open
+            && !self.suspend.connecting
+            && !self.suspend.by_filter
+    }
+
+    /// A filter above pauses (or resumes) this bufferevent's reading
+    /// (libevent's `BEV_SUSPEND_FILT_READ`).
+    pub(crate) fn set_suspended_by_filter(&mut self, on: bool) {
+        self.suspend.by_filter = on;
+    }
+
+    // ----- reading -----------------------------------------------------
+
+    /// How many bytes the transport may read now (0 = do not read). Never
+    /// more than the room below the read high watermark (statement 41),
+    /// the read size, and what the limiter allows.
+    pub(crate) fn read_budget(&mut self, now: Instant) -> usize {
+        self.read_retry_at = None;
+        if !self.wants_read() {
+            return 0;
+        }
+        let want = self.input_room().min(self.read_size);
+        if want == 0 {
+            return 0;
+        }
+        match self.limiter.as_mut() {
+            None => want,
+            Some(l) => {
+                let Quota { bytes, retry_at } = l.read_quota(want, now);
+                if bytes == 0 {
+                    self.read_retry_at = retry_at;
+                }
+                bytes.min(want)
+            }
+        }
+    }
+
+    /// `n > 0` bytes were appended to the input by the transport.
+    /// Schedules the read callback if the input reached the read low
+    /// watermark (statement 40). A read callback is only ever scheduled
+    /// here, on new data, or by an explicit trigger: never because the input
+    /// is still full after a callback (statement 42, libevent #891).
+    pub(crate) fn on_read(&mut self, n: usize, now: Instant) {
+        if n == 0 {
+            return;
+        }
+        self.total_read += n as u64;
+        self.timeouts.restart(Dir::READ, now);
+        if let Some(l) = self.limiter.as_mut() {
+            l.consumed_read(n, now);
+        }
+        if self.enabled.contains(Dir::READ) && self.input.len() >= self.wm.read.low {
+            self.pending.read = true;
+        }
+    }
+
+    /// The transport reached end of file: `EOF|READING`, reading disabled,
+    /// the input kept (statement 46).
+    pub(crate) fn on_eof(&mut self) {
+        if self.read_half != HalfState::Open {
+            return;
+        }
+        self.read_half = HalfState::Done;
+        self.enabled -= Dir::READ;
+        self.pending.events |= Events::EOF | Events::READING;
+    }
+
+    /// `bufferevent_trigger(EV_READ)`: schedules the read callback if the
+    /// input reaches the low watermark, or regardless with
+    /// `ignore_watermarks` (statement 50).
+    pub(crate) fn trigger_read(&mut self, ignore_watermarks: bool) {
+        if ignore_watermarks || self.input.len() >= self.wm.read.low {
+            self.pending.read = true;
+        }
+    }
+
+    /// `bufferevent_trigger(EV_WRITE)`.
+    pub(crate) fn trigger_write(&mut self, ignore_watermarks: bool) {
+        if ignore_watermarks || self.output.len() <= self.wm.write.low {
+            self.pending.write = true;
+        }
+    }
+
+    /// `bufferevent_trigger_event(what)`: passed verbatim (statement 50).
+    pub(crate) fn trigger_event(&mut self, what: Events) {
+        self.pending.events |= what;
+    }
+
+    // ----- writing -----------------------------------------------------
+
+    /// How many bytes of the output the transport may write now (0 = do not
+    /// write): output pending, writing enabled (or a flush forcing it), the
+    /// write half open, and what the limiter allows.
+    pub(crate) fn write_budget(&mut self, now: Instant) -> usize {
+        self.write_retry_at = None;
+        if self.write_half != HalfState::Open || self.suspend.connecting || self.output.is_empty() {
+            return 0;
+        }
+        if !self.enabled.contains(Dir::WRITE) && !self.forced {
+            return 0;
+        }
+        let want = self.output.len();
+        match self.limiter.as_mut() {
+            None => want,
+            Some(l) => {
+                let Quota { bytes, retry_at } = l.write_quota(want, now);
+                if bytes == 0 {
+                    self.write_retry_at = retry_at;
+                }
+                bytes.min(want)
+            }
+        }
+    }
+
+    /// `n` bytes were removed from the output by the transport (or, for a
+    /// filter, consumed by the output filter). Schedules the write callback
+    /// when the output is at or below the write low watermark (statement 43).
+    pub(crate) fn on_written(&mut self, n: usize, now: Instant) {
+        if n == 0 {
+            return;
+        }
+        self.total_written += n as u64;
+        self.timeouts.restart(Dir::WRITE, now);
+        if let Some(l) = self.limiter.as_mut() {
+            l.consumed_write(n, now);
+        }
+        if self.output.is_empty() {
+            self.forced = false;
+        }
+        if self.enabled.contains(Dir::WRITE) && self.output.len() <= self.wm.write.low {
+            self.pending.write = true;
+        }
+    }
+
+    /// `bufferevent_flush(EV_WRITE, mode)`: `Flush` and `Finished` write even
+    /// while writing is disabled; `Finished` also shuts the write side down
+    /// once the output has drained.
+    pub(crate) fn request_flush(&mut self, mode: crate::FlushMode) {
+        match mode {
+            crate::FlushMode::Normal => {}
+            crate::FlushMode::Flush => self.forced = !self.output.is_empty(),
+            crate::FlushMode::Finished => {
+                self.forced = !self.output.is_empty();
+                self.finishing = true;
+            }
+        }
+    }
+
+    /// Whether a `Flush`/`Finished` flush is pushing the output regardless
+    /// of watermarks and the enabled flag.
+    pub(crate) fn is_forced(&self) -> bool {
+        self.forced
+    }
+
+    /// Output progress made below this bufferevent (a filter's underlying
+    /// wrote): restarts the write timeout without counting bytes.
+    pub(crate) fn note_write_progress(&mut self, now: Instant) {
+        self.timeouts.restart(Dir::WRITE, now);
+    }
+
+    /// Whether the write side should be shut down now: `Finished` was asked
+    /// and the output drained.
+    pub(crate) fn wants_shutdown(&self) -> bool {
+        self.finishing
+            && self.write_half == HalfState::Open
+            && self.output.is_empty()
+            && !self.suspend.connecting
+    }
+
+    /// The transport's write side is shut down.
+    pub(crate) fn on_shutdown(&mut self) {
+        if self.write_half == HalfState::Open {
+            self.write_half = HalfState::Done;
+        }
+        self.forced = false;
+    }
+
+    /// Whether new data may still be written (not finishing, not shut, not
+    /// failed).
+    pub(crate) fn accepts_writes(&self) -> bool {
+        !self.finishing && self.write_half == HalfState::Open
+    }
+
+    // ----- connect and errors ------------------------------------------
+
+    /// A connect started: reading and writing wait for it.
+    pub(crate) fn on_connecting(&mut self) {
+        self.suspend.connecting = true;
+    }
+
+    /// Whether a connect is in progress.
+    pub(crate) fn is_connecting(&self) -> bool {
+        self.suspend.connecting
+    }
+
+    /// The connect succeeded: one `CONNECTED` event (statement 47).
+    pub(crate) fn on_connected(&mut self, now: Instant) {
+        self.suspend.connecting = false;
+        self.pending.events |= Events::CONNECTED;
+        self.timeouts.restart(Dir::BOTH, now);
+    }
+
+    /// Something failed. The side decides the event bits and which
+    /// direction is disabled (statement 46); an error with no side (connect,
+    /// resolve) is one plain `ERROR` event and ends both halves
+    /// (statement 47).
+    pub(crate) fn on_error(&mut self, err: Error) {
+        tracing::debug!(error = %err, "bufferevent error");
+        match err.side() {
+            Some(Side::Reading) => {
+                if self.read_half != HalfState::Open {
+                    return;
+                }
+                self.read_half = HalfState::Failed;
+                self.enabled -= Dir::READ;
+                self.pending.read = false;
+                self.pending.events |= Events::ERROR | Events::READING;
+            }
+            Some(Side::Writing) => {
+                if self.write_half == HalfState::Failed {
+                    return;
+                }
+                self.write_half = HalfState::Failed;
+                self.enabled -= Dir::WRITE;
+                self.pending.write = false;
+                self.forced = false;
+                self.pending.events |= Events::ERROR | Events::WRITING;
+            }
+            None => {
+                self.read_half = HalfState::Failed;
+                self.write_half = HalfState::Failed;
+                self.suspend.connecting = false;
+                self.enabled = Dir::empty();
+                self.pending.read = false;
+                self.pending.write = false;
+                self.pending.events |= Events::ERROR;
+            }
+        }
+        self.error = Some(err);
+    }
+
+    // ----- time --------------------------------------------------------
+
+    /// Arms and disarms the timeouts for the current state and fires those
+    /// that expired (statement 45): a read timeout runs while reading is
+    /// wanted and the input is not full; a write timeout while writing is
+    /// enabled and output is pending (`output_pending` includes what lower
+    /// layers still hold) or a connect is in progress. An idle bufferevent,
+    /// filter or not, gets no write timeout (libevent #67 QUIRK fixed).
+    /// Firing reports `TIMEOUT|READING` / `TIMEOUT|WRITING` and disables
+    /// that direction.
+    pub(crate) fn check_timers(&mut self, now: Instant, output_pending: bool) {
+        let read_armed = self.wants_read() && !self.input_full();
+        let write_armed = self.enabled.contains(Dir::WRITE)
+            && self.write_half == HalfState::Open
+            && (output_pending || self.suspend.connecting);
+        self.timeouts.sync(now, read_armed, write_armed);
+        let fired = self.timeouts.expired(now);
+        if fired.contains(Dir::READ) {
+            self.enabled -= Dir::READ;
+            self.pending.read = false;
+            self.pending.events |= Events::TIMEOUT | Events::READING;
+        }
+        if fired.contains(Dir::WRITE) {
+            self.enabled -= Dir::WRITE;
+            self.pending.write = false;
+            self.pending.events |= Events::TIMEOUT | Events::WRITING;
+        }
+    }
+
+    /// When the read side next needs attention without I/O readiness (a
+    /// read timeout or a rate-limit retry).
+    pub(crate) fn read_wakeup(&self) -> Option<Instant> {
+        min_opt(self.timeouts.read_deadline(), self.read_retry_at)
+    }
+
+    /// When the write side next needs attention without I/O readiness.
+    pub(crate) fn write_wakeup(&self) -> Option<Instant> {
+        min_opt(self.timeouts.write_deadline(), self.write_retry_at)
+    }
+
+    // ----- callbacks ---------------------------------------------------
+
+    /// Whether any callback is due.
+    pub(crate) fn has_pending(&self) -> bool {
+        self.pending.read || self.pending.write || !self.pending.events.is_empty()
+    }
+
+    /// The next callback to run, in libevent's deferred order
+    /// (statement 48).
+    pub(crate) fn take_callback(&mut self) -> Option<Callback> {
+        let p = &mut self.pending;
+        if p.events.contains(Events::CONNECTED) {
+            p.events -= Events::CONNECTED;
+            return Some(Callback::Event(Events::CONNECTED));
+        }
+        if p.read {
+            p.read = false;
+            return Some(Callback::Read);
+        }
+        if p.write {
+            p.write = false;
+            return Some(Callback::Write);
+        }
+        if !p.events.is_empty() {
+            return Some(Callback::Event(std::mem::take(&mut p.events)));
+        }
+        None
+    }
+
+    /// Takes the pending events and clears pending callbacks (the async
+    /// face and filters, which consume events rather than run callbacks).
+    pub(crate) fn take_events(&mut self) -> Events {
+        self.pending.read = false;
+        self.pending.write = false;
+        std::mem::take(&mut self.pending.events)
+    }
+
+    /// Pending events, left in place.
+    pub(crate) fn peek_events(&self) -> Events {
+        self.pending.events
+    }
+
+    /// Removes `what` from the pending events.
+    pub(crate) fn clear_events(&mut self, what: Events) {
+        self.pending.events -= what;
+    }
+}
+
+fn min_opt(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, None) => a,
+        (None, b) => b,
+    }
+}

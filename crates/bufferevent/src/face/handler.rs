@@ -1,0 +1,209 @@
+//! The callback face: [`Handler`] (libevent's `bufferevent_setcb`) and the
+//! driver [`BufferEvent::run`].
+//!
+//! Callbacks are always deferred (libevent's `BEV_OPT_DEFER_CALLBACKS`):
+//! the driver moves bytes, then runs the callbacks that became due, in
+//! libevent's order (a pending `CONNECTED` first, then read, then write,
+//! then the other events OR-ed into one call: statement 48), each with
+//! `&mut BufferEvent`. A callback never runs inside another call of yours,
+//! so it may do anything to the bufferevent, including closing it.
+
+use std::future::poll_fn;
+use std::task::{Context, Poll};
+
+use crate::core::state::Callback;
+use crate::{BufferEvent, Events};
+
+/// The callbacks of a bufferevent (libevent's `bufferevent_data_cb` ×2 and
+/// `bufferevent_event_cb`, with `ctx` replaced by `self`). Every method has
+/// a default that does nothing, like passing `NULL`.
+pub trait Handler: Send {
+    /// Input reached the read low watermark after new data arrived
+    /// (`readcb`). Never called again merely because the input is still
+    /// full (statement 42, libevent #891).
+    fn on_read(&mut self, bev: &mut BufferEvent) {
+        let _ = bev;
+    }
+
+    /// The output drained to the write low watermark after a write
+    /// (`writecb`).
+    fn on_write(&mut self, bev: &mut BufferEvent) {
+        let _ = bev;
+    }
+
+    /// Something happened (`eventcb`): `EOF`, `ERROR` (see
+    /// [`BufferEvent::error`]), `TIMEOUT`, `CONNECTED`, with `READING` or
+    /// `WRITING` saying where.
+    fn on_event(&mut self, bev: &mut BufferEvent, events: Events) {
+        let _ = (bev, events);
+    }
+}
+
+type DataCb = Box<dyn FnMut(&mut BufferEvent) + Send>;
+type EventCb = Box<dyn FnMut(&mut BufferEvent, Events) + Send>;
+
+/// A [`Handler`] made of closures, any of which may be left out
+/// (`bufferevent_setcb(bev, readcb, writecb, eventcb, ctx)`).
+///
+/// ```
+/// use bufferevent::{Callbacks, Events};
+/// let handler = Callbacks::new()
+///     .on_read(|bev| {
+///         let mut buf = [0u8; 1024];
+///         let n = bev.read(&mut buf);
+///         bev.write(&buf[..n]).ok(); // echo
+///     })
+///     .on_event(|bev, what| {
+///         if what.intersects(Events::EOF | Events::ERROR | Events::TIMEOUT) {
+///             bev.close();
+///         }
+///     });
+/// # drop(handler);
+/// ```
+#[derive(Default)]
+pub struct Callbacks {
+    read: Option<DataCb>,
+    write: Option<DataCb>,
+    event: Option<EventCb>,
+}
+
+impl std::fmt::Debug for Callbacks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Callbacks")
+            .field("read", &self.read.is_some())
+            .field("write", &self.write.is_some())
+            .field("event", &self.event.is_some())
+            .finish()
+    }
+}
+
+impl Callbacks {
+    /// No callbacks (all `NULL`).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the read callback.
+    pub fn on_read(mut self, f: impl FnMut(&mut BufferEvent) + Send + 'static) -> Self {
+        self.read = Some(Box::new(f));
+        self
+    }
+
+    /// Sets the write callback.
+    pub fn on_write(mut self, f: impl FnMut(&mut BufferEvent) + Send + 'static) -> Self {
+        self.write = Some(Box::new(f));
+        self
+    }
+
+    /// Sets the event callback.
+    pub fn on_event(mut self, f: impl FnMut(&mut BufferEvent, Events) + Send + 'static) -> Self {
+        self.event = Some(Box::new(f));
+        self
+    }
+}
+
+impl Handler for Callbacks {
+    fn on_read(&mut self, bev: &mut BufferEvent) {
+        if let Some(f) = self.read.as_mut() {
+            f(bev)
+        }
+    }
+
+    fn on_write(&mut self, bev: &mut BufferEvent) {
+        if let Some(f) = self.write.as_mut() {
+            f(bev)
+        }
+    }
+
+    fn on_event(&mut self, bev: &mut BufferEvent, events: Events) {
+        if let Some(f) = self.event.as_mut() {
+            f(bev, events)
+        }
+    }
+}
+
+impl<H: Handler + ?Sized> Handler for Box<H> {
+    fn on_read(&mut self, bev: &mut BufferEvent) {
+        (**self).on_read(bev)
+    }
+    fn on_write(&mut self, bev: &mut BufferEvent) {
+        (**self).on_write(bev)
+    }
+    fn on_event(&mut self, bev: &mut BufferEvent, events: Events) {
+        (**self).on_event(bev, events)
+    }
+}
+
+impl<H: Handler + ?Sized> Handler for &mut H {
+    fn on_read(&mut self, bev: &mut BufferEvent) {
+        (**self).on_read(bev)
+    }
+    fn on_write(&mut self, bev: &mut BufferEvent) {
+        (**self).on_write(bev)
+    }
+    fn on_event(&mut self, bev: &mut BufferEvent, events: Events) {
+        (**self).on_event(bev, events)
+    }
+}
+
+/// Driver rounds per poll before yielding to other tasks.
+const ROUNDS_PER_POLL: usize = 32;
+
+impl BufferEvent {
+    /// Drives this bufferevent, running `handler`'s callbacks, until it is
+    /// finished (what `event_base_dispatch` does for one bufferevent). Spawn
+    /// it (`tokio::spawn(bev.run(h))`) to serve many connections at once;
+    /// an error in one never affects another.
+    ///
+    /// Returns, dropping the bufferevent (`bufferevent_free`), when:
+    /// * a callback called [`close`](BufferEvent::close);
+    /// * a graceful close ([`close_gracefully`](BufferEvent::close_gracefully))
+    ///   finished: all output went through every filter and the transport's
+    ///   write side is shut down;
+    /// * nothing can happen any more: no callback is due, reading is over or
+    ///   disabled, no output is pending, no timeout armed, no
+    ///   [`Handle`](crate::Handle) exists (libevent would keep such a
+    ///   bufferevent forever).
+    pub async fn run<H: Handler>(mut self, mut handler: H) {
+        poll_fn(|cx| self.poll_run(cx, &mut handler)).await;
+        tracing::trace!("bufferevent driver finished");
+    }
+
+    /// One poll of the callback driver; see [`run`](Self::run).
+    pub fn poll_run<H: Handler + ?Sized>(
+        &mut self,
+        cx: &mut Context<'_>,
+        handler: &mut H,
+    ) -> Poll<()> {
+        for _ in 0..ROUNDS_PER_POLL {
+            if self.closed {
+                return Poll::Ready(());
+            }
+            let mut progress = self.poll_commands(cx);
+            progress |= self.poll_read_side(cx);
+            progress |= self.poll_write_side(cx);
+            while let Some(cb) = self.core.take_callback() {
+                progress = true;
+                match cb {
+                    Callback::Read => handler.on_read(self),
+                    Callback::Write => handler.on_write(self),
+                    Callback::Event(what) => handler.on_event(self, what),
+                }
+                if self.closed {
+                    return Poll::Ready(());
+                }
+            }
+            if self.closing && self.is_write_finished() {
+                return Poll::Ready(());
+            }
+            if !progress {
+                if self.is_idle_forever() {
+                    return Poll::Ready(());
+                }
+                return Poll::Pending;
+            }
+        }
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}

@@ -1,0 +1,136 @@
+//! The [`Filter`] trait: a transformation between two evbuffers.
+//!
+//! This is libevent's `bufferevent_filter_cb`. A filter bufferevent
+//! ([`BufferEvent::filter`](crate::BufferEvent::filter)) calls its *input*
+//! filter to move bytes from the underlying bufferevent's input into its own
+//! input, and its *output* filter to move bytes from its own output into the
+//! underlying bufferevent's output. Concrete filters (zlib, TLS, framing...)
+//! live in the `filters` crate; this crate only defines the contract and the
+//! pass-through filter that libevent spells `NULL`.
+
+use evbuffer::EvBuffer;
+
+use crate::{FilterError, FlushMode};
+
+/// What a successful [`Filter::process`] call reports
+/// (libevent's `enum bufferevent_filter_result` minus `BEV_ERROR`, which is
+/// the `Err` side of [`FilterResult`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FilterStatus {
+    /// The filter wrote something to `dst`, or consumed input
+    /// (`BEV_OK`). The bufferevent keeps calling while this is returned and
+    /// both there is source data and room in the destination.
+    Ok,
+    /// The filter needs more source data before it can produce anything
+    /// (`BEV_NEED_MORE`). The bufferevent stops calling until more data
+    /// arrives (or the mode changes).
+    NeedMore,
+}
+
+/// The result of one [`Filter::process`] call: `Ok(FilterStatus)` for
+/// `BEV_OK`/`BEV_NEED_MORE`, `Err(FilterError)` for `BEV_ERROR`.
+pub type FilterResult = Result<FilterStatus, FilterError>;
+
+/// A data transformation between two evbuffers (libevent's
+/// `bufferevent_filter_cb`, with the `ctx` argument replaced by `self`
+/// and `free_context` replaced by `Drop`).
+///
+/// `process(src, dst, limit, mode)`:
+///
+/// * `src`: the bytes to transform; the filter drains what it consumed.
+/// * `dst`: where transformed bytes go.
+/// * `limit`: `None` means unlimited (libevent's `dst_limit == -1`);
+///   `Some(n)` asks the filter to add at most about `n` bytes to `dst`
+///   (it comes from a read or write high watermark). It is advisory, as in
+///   libevent, but a filter that ignores it makes memory use its own
+///   responsibility.
+/// * `mode`: [`FlushMode::Normal`] for ordinary data, [`FlushMode::Flush`]
+///   to push everything out, [`FlushMode::Finished`] when no more data will
+///   come (emit trailers). The output filter sees `Finished` once from
+///   `flush(Finished)` or a graceful close, even with an empty `src`; the
+///   input filter sees `Finished` once when the underlying transport reached
+///   end of file, before the `EOF` event is reported (libevent never does
+///   this: a documented improvement).
+///
+/// Returning `Err` (libevent's `BEV_ERROR`) turns into an
+/// [`Events::ERROR`](crate::Events::ERROR) event with the side
+/// (`READING` for the input filter, `WRITING` for the output filter) and the
+/// error kept for [`BufferEvent::error`](crate::BufferEvent::error); libevent
+/// silently ignores it (its issues #107/#172), this crate does not.
+///
+/// Closures with the same signature are filters too:
+///
+/// ```
+/// use bufferevent::{Filter, FilterStatus, FlushMode};
+/// use evbuffer::EvBuffer;
+///
+/// let mut upper = |src: &mut EvBuffer, dst: &mut EvBuffer, _limit: Option<usize>, _mode: FlushMode| {
+///     let mut data = vec![0u8; src.len()];
+///     let n = src.remove(&mut data)?;
+///     data.truncate(n);
+///     data.make_ascii_uppercase();
+///     dst.add(&data)?;
+///     Ok(FilterStatus::Ok)
+/// };
+/// let mut src = EvBuffer::from("hello");
+/// let mut dst = EvBuffer::new();
+/// upper.process(&mut src, &mut dst, None, FlushMode::Normal).unwrap();
+/// assert_eq!(dst, &b"HELLO"[..]);
+/// ```
+pub trait Filter: Send {
+    /// Transforms bytes from `src` into `dst`; see the trait docs.
+    fn process(
+        &mut self,
+        src: &mut EvBuffer,
+        dst: &mut EvBuffer,
+        limit: Option<usize>,
+        mode: FlushMode,
+    ) -> FilterResult;
+}
+
+impl<F> Filter for F
+where
+    F: FnMut(&mut EvBuffer, &mut EvBuffer, Option<usize>, FlushMode) -> FilterResult + Send,
+{
+    fn process(
+        &mut self,
+        src: &mut EvBuffer,
+        dst: &mut EvBuffer,
+        limit: Option<usize>,
+        mode: FlushMode,
+    ) -> FilterResult {
+        self(src, dst, limit, mode)
+    }
+}
+
+/// The identity filter: moves bytes unchanged, without copying them
+/// (libevent's `NULL` filter argument to `bufferevent_filter_new`).
+///
+/// It honours `limit`: with `Some(n)` it moves at most `n` bytes.
+///
+/// ```
+/// use bufferevent::{Filter, FlushMode, PassThrough};
+/// use evbuffer::EvBuffer;
+///
+/// let mut src = EvBuffer::from("0123456789");
+/// let mut dst = EvBuffer::new();
+/// PassThrough.process(&mut src, &mut dst, Some(4), FlushMode::Normal).unwrap();
+/// assert_eq!(dst, &b"0123"[..]);
+/// assert_eq!(src.len(), 6);
+/// ```
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PassThrough;
+
+impl Filter for PassThrough {
+    fn process(
+        &mut self,
+        src: &mut EvBuffer,
+        dst: &mut EvBuffer,
+        limit: Option<usize>,
+        _mode: FlushMode,
+    ) -> FilterResult {
+        let n = limit.unwrap_or(usize::MAX).min(src.len());
+        src.remove_into(dst, n)?;
+        Ok(FilterStatus::Ok)
+    }
+}

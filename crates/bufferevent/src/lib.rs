@@ -1,0 +1,93 @@
+//! # bufferevent
+//!
+//! libevent's `bufferevent`, re-done in Rust on tokio: a connection end
+//! with an input and an output [`EvBuffer`],
+//! watermarks, timeouts, flush modes, and three backends: a socket
+//! ([`BufferEvent::socket`], [`connect`](BufferEvent::connect),
+//! [`connect_host`](BufferEvent::connect_host)), a filter over another
+//! bufferevent ([`BufferEvent::filter`] with the [`Filter`] trait), and an
+//! in-memory pair ([`BufferEvent::pair`]).
+//!
+//! ## Layout
+//!
+//! * `core`: the sans-IO state machine (enabled directions, watermarks,
+//!   timeouts as deadlines, pending callbacks and events, flush and
+//!   shutdown state). No I/O, time passed in: every libevent rule is
+//!   tested there with a simulated clock.
+//! * `backend`: socket, filter and pair, each moving bytes as far as the
+//!   core allows.
+//! * [`face`]: callbacks ([`Handler`], [`Callbacks`], [`BufferEvent::run`]),
+//!   `AsyncRead + AsyncWrite` on every bufferevent, and the cross-task
+//!   [`Handle`].
+//!
+//! The [`porting`] page maps libevent calls to this crate.
+//!
+//! ## Example: an upper-casing filter over a pair, with callbacks
+//!
+//! ```
+//! use bufferevent::{BufferEvent, Callbacks, Dir, Events, FilterStatus, FlushMode, Options, PassThrough};
+//! use evbuffer::EvBuffer;
+//! use tokio::io::AsyncReadExt;
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let (near, mut far) = BufferEvent::pair(Options::default());
+//! let upper = |src: &mut EvBuffer, dst: &mut EvBuffer, _: Option<usize>, _: FlushMode| {
+//!     let mut v = vec![0; src.len()];
+//!     let n = src.remove(&mut v)?;
+//!     v.truncate(n);
+//!     dst.add(&v.to_ascii_uppercase())?;
+//!     Ok(FilterStatus::Ok)
+//! };
+//! let mut server = BufferEvent::filter(near, upper, PassThrough, Options::CLOSE_ON_FREE);
+//! server.enable(Dir::READ | Dir::WRITE);
+//! let server = tokio::spawn(server.run(
+//!     Callbacks::new()
+//!         .on_read(|bev| {
+//!             // echo what the input filter produced
+//!             let mut all = EvBuffer::new();
+//!             bev.read_buffer(&mut all).unwrap();
+//!             bev.write_buffer(&mut all).unwrap();
+//!         })
+//!         .on_event(|bev, what| {
+//!             if what.contains(Events::EOF) {
+//!                 bev.close_gracefully();
+//!             }
+//!         }),
+//! ));
+//! // the far end is a plain AsyncRead + AsyncWrite
+//! use tokio::io::AsyncWriteExt;
+//! far.write_all(b"hello, world").await.unwrap();
+//! far.shutdown().await.unwrap();
+//! let mut echoed = Vec::new();
+//! far.read_to_end(&mut echoed).await.unwrap();
+//! assert_eq!(echoed, b"HELLO, WORLD");
+//! server.await.unwrap();
+//! # }
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod backend;
+mod bufferevent;
+mod core;
+mod error;
+pub mod face;
+mod filter;
+mod flush;
+mod options;
+
+#[doc = include_str!("porting.md")]
+pub mod porting {}
+
+pub use crate::backend::Kind;
+pub use crate::bufferevent::BufferEvent;
+pub use crate::core::{
+    Dir, Events, Watermark, DEFAULT_MAX_INPUT, DEFAULT_MAX_OUTPUT, DEFAULT_READ_SIZE,
+};
+pub use crate::error::{Error, FilterError, FilterErrorKind, Side};
+pub use crate::face::handle::Handle;
+pub use crate::face::handler::{Callbacks, Handler};
+pub use crate::filter::{Filter, FilterResult, FilterStatus, PassThrough};
+pub use crate::flush::FlushMode;
+pub use crate::options::Options;
+pub use evbuffer::EvBuffer;
