@@ -4,6 +4,7 @@
 //! re-exports the member crates so that one dependency brings them all:
 //!
 //! * [`evbuffer`] — the zero-copy chained buffer (libevent's `struct evbuffer`).
+//! * [`listener`] — the connection listener (libevent's `evconnlistener`).
 //! * [`bufferevent`] — buffered connections with watermarks, timeouts, flush
 //!   modes, and socket, filter and pair backends (libevent's `struct bufferevent`).
 //!
@@ -13,3 +14,4 @@
 
 pub use bufferevent;
 pub use evbuffer;
+pub use listener;
