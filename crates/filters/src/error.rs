@@ -111,6 +111,12 @@ pub enum Error {
         /// True when the handshake had not completed.
         during_handshake: bool,
     },
+    /// A filter was configured with something it cannot use (e.g. an invalid TLS server name).
+    #[error("invalid configuration: {reason}")]
+    InvalidConfig {
+        /// What is wrong.
+        reason: String,
+    },
     /// A tokio-util codec reported an error.
     #[error("codec: {0}")]
     Codec(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -131,7 +137,7 @@ impl Error {
             }
             Error::Truncated { .. } | Error::DirtyShutdown { .. } => FilterErrorKind::UnexpectedEof,
             Error::Buffer(_) | Error::Io(_) => FilterErrorKind::Io,
-            Error::WriteAfterFinish { .. } => FilterErrorKind::Other,
+            Error::WriteAfterFinish { .. } | Error::InvalidConfig { .. } => FilterErrorKind::Other,
             #[cfg(feature = "zlib")]
             Error::Compress { .. } => FilterErrorKind::Other,
             _ => FilterErrorKind::InvalidData,

@@ -1,0 +1,115 @@
+//! The output half: plaintext in, ciphertext to the underlying out.
+
+use std::io::Write;
+
+use bufferevent::{Filter, FilterError, FilterStatus, FlushMode};
+use bytes::Bytes;
+use evbuffer::EvBuffer;
+
+use super::session::Shared;
+use super::TlsSession;
+use crate::util::{budget, status};
+use crate::Error;
+
+/// The output filter of a [`TlsPair`](super::TlsPair): hands plaintext to rustls and emits the
+/// records rustls wants sent (including handshake records and alerts the input side caused),
+/// and `close_notify` at FINISHED.
+///
+/// Plaintext written before the handshake completes is buffered by rustls (up to its buffer
+/// limit, 64 KiB by default; the rest waits in the source) and sent once the handshake is
+/// done. [`Filter::wants_write`] is true whenever rustls has records to send.
+#[derive(Debug)]
+pub struct TlsOutput {
+    session: TlsSession,
+}
+
+impl TlsOutput {
+    pub(crate) fn new(session: TlsSession) -> Self {
+        TlsOutput { session }
+    }
+    /// The connection this filter belongs to.
+    pub fn session(&self) -> &TlsSession {
+        &self.session
+    }
+}
+
+/// A `Vec` that accepts at most `cap` bytes in total (rustls keeps the rest of a record for
+/// the next call).
+struct Capped {
+    out: Vec<u8>,
+    cap: usize,
+}
+
+impl Write for Capped {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = buf.len().min(self.cap - self.out.len());
+        self.out.extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Moves records rustls wants sent into `dst`, at most `room` bytes; returns bytes added.
+fn push_records(s: &mut Shared, dst: &mut EvBuffer, room: usize) -> Result<usize, Error> {
+    let mut added = 0;
+    while s.conn.wants_write() && added < room {
+        let mut records = Capped { out: Vec::new(), cap: (room - added).min(64 * 1024) };
+        let n = s.conn.write_tls(&mut records)?;
+        if n == 0 {
+            break;
+        }
+        dst.add_bytes(Bytes::from(records.out))?;
+        added += n;
+    }
+    Ok(added)
+}
+
+impl Filter for TlsOutput {
+    fn process(
+        &mut self,
+        src: &mut EvBuffer,
+        dst: &mut EvBuffer,
+        limit: Option<usize>,
+        mode: FlushMode,
+    ) -> Result<FilterStatus, FilterError> {
+        let budget = budget(limit);
+        let mut s = self.session.lock();
+        let mut added = 0;
+        loop {
+            added += push_records(&mut s, dst, budget - added)?;
+            if added >= budget || src.is_empty() {
+                break;
+            }
+            if s.failed {
+                return Err(Error::Io(std::io::Error::new(
+                    std::io::ErrorKind::BrokenPipe,
+                    "TLS connection failed earlier; cannot send data",
+                ))
+                .into());
+            }
+            if s.close_sent {
+                return Err(Error::WriteAfterFinish { what: "TLS output", len: src.len() }.into());
+            }
+            let extent = src.peek(..).next().unwrap_or(&[]);
+            let take = extent.len().min(budget - added);
+            let n = s.conn.writer().write(&extent[..take]).map_err(Error::Io)?;
+            src.drain(n)?;
+            if n == 0 {
+                break; // rustls's buffer is full (handshake still running)
+            }
+        }
+        if mode == FlushMode::Finished && src.is_empty() && !s.close_sent && !s.failed {
+            s.conn.send_close_notify();
+            s.close_sent = true;
+            tracing::debug!("TLS close_notify queued");
+            added += push_records(&mut s, dst, usize::MAX)?;
+        }
+        Ok(status(added))
+    }
+
+    fn wants_write(&self) -> bool {
+        self.session.lock().conn.wants_write()
+    }
+}
