@@ -116,10 +116,8 @@ impl Backend for PairBackend {
                 progress = true;
             }
         }
-        if chan.eof
-            && chan.buf.is_empty()
-            && core.read_half() == crate::core::state::HalfState::Open
-        {
+        // Like a socket, EOF is noticed while reading.
+        if chan.eof && chan.buf.is_empty() && core.wants_read() {
             core.on_eof();
             progress = true;
         }

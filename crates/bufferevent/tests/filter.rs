@@ -1,0 +1,394 @@
+//! Filter bufferevents (statements 55-64) over real sockets and pairs.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+
+use bufferevent::{
+    BufferEvent, Callbacks, Dir, Error, Events, Filter, FilterError, FilterResult, FilterStatus,
+    FlushMode, Options, PassThrough, Side,
+};
+use common::{check_pattern, pattern, tcp_pair, within};
+use evbuffer::EvBuffer;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+type Calls = Arc<Mutex<Vec<(Option<usize>, FlushMode)>>>;
+
+/// A pass-through filter that records each call's limit and mode.
+fn recorder(calls: &Calls) -> impl Filter + 'static {
+    let calls = calls.clone();
+    move |src: &mut EvBuffer, dst: &mut EvBuffer, limit: Option<usize>, mode: FlushMode| {
+        calls.lock().unwrap().push((limit, mode));
+        PassThrough.process(src, dst, limit, mode)
+    }
+}
+
+fn upper(src: &mut EvBuffer, dst: &mut EvBuffer, _: Option<usize>, _: FlushMode) -> FilterResult {
+    let mut v = vec![0u8; src.len()];
+    let n = src.remove(&mut v)?;
+    v.truncate(n);
+    v.make_ascii_uppercase();
+    dst.add(&v)?;
+    Ok(FilterStatus::Ok)
+}
+
+/// Frames each call's data as `[len u32 BE][data]`.
+fn frame(src: &mut EvBuffer, dst: &mut EvBuffer, _: Option<usize>, _: FlushMode) -> FilterResult {
+    if src.is_empty() {
+        return Ok(FilterStatus::Ok);
+    }
+    let n = src.len();
+    dst.add(&(n as u32).to_be_bytes())?;
+    src.remove_into(dst, n)?;
+    Ok(FilterStatus::Ok)
+}
+
+/// Emits complete lines only; the rest waits (NeedMore) until Finished.
+fn lines(
+    src: &mut EvBuffer,
+    dst: &mut EvBuffer,
+    _: Option<usize>,
+    mode: FlushMode,
+) -> FilterResult {
+    let mut v = vec![0u8; src.len()];
+    src.copy_out(&mut v)?;
+    let cut = match v.iter().rposition(|&b| b == b'\n') {
+        Some(i) => i + 1,
+        None if mode == FlushMode::Finished => v.len(),
+        None => return Ok(FilterStatus::NeedMore),
+    };
+    src.remove_into(dst, cut)?;
+    Ok(FilterStatus::Ok)
+}
+
+fn new_calls() -> Calls {
+    Arc::new(Mutex::new(Vec::new()))
+}
+
+#[tokio::test]
+async fn s55_filter_enables_underlying_and_null_filter_passes_bytes() {
+    let (mut client, server) = tcp_pair().await;
+    let under = BufferEvent::socket(server, Options::default());
+    assert_eq!(under.enabled(), Dir::WRITE);
+    let mut f = BufferEvent::filter(under, PassThrough, PassThrough, Options::CLOSE_ON_FREE);
+    assert_eq!(f.underlying().unwrap().enabled(), Dir::READ | Dir::WRITE);
+    assert!(f.underlying().unwrap().underlying().is_none());
+    client.write_all(&pattern(1 << 20)).await.unwrap();
+    client.shutdown().await.unwrap();
+    let mut got = Vec::new();
+    within(30, f.read_to_end(&mut got)).await.unwrap();
+    check_pattern(&got, 1 << 20);
+}
+
+#[tokio::test]
+async fn s56_s57_input_limit_and_data_stuck_behind_the_watermark() {
+    let (near, mut far) = BufferEvent::pair(Options::default());
+    let calls = new_calls();
+    let mut f = BufferEvent::filter(near, recorder(&calls), PassThrough, Options::default());
+    f.set_watermark(Dir::READ, 0, 10).unwrap();
+    f.enable(Dir::READ);
+    far.write_all(&[7u8; 20]).await.unwrap();
+    AsyncWriteExt::flush(&mut far).await.unwrap();
+    let step = Arc::new(Mutex::new(0));
+    let st = step.clone();
+    let c2 = calls.clone();
+    let _keep = far; // no EOF: the second batch must come without new input
+    within(
+        10,
+        f.run(Callbacks::new().on_read(move |bev| {
+            let mut s = st.lock().unwrap();
+            *s += 1;
+            assert_eq!(bev.input().len(), 10);
+            if *s == 1 {
+                assert_eq!(c2.lock().unwrap()[0], (Some(10), FlushMode::Normal));
+                assert_eq!(bev.underlying().unwrap().input().len(), 10);
+                bev.input_mut().drain(10).unwrap();
+            } else {
+                assert_eq!(bev.underlying().unwrap().input().len(), 0);
+                bev.close();
+            }
+        })),
+    )
+    .await;
+    assert_eq!(*step.lock().unwrap(), 2);
+}
+
+#[test]
+fn s58_s59_output_filter_runs_in_write_with_limit_from_underlying_high() {
+    let (near, _far) = BufferEvent::pair(Options::default());
+    let calls = new_calls();
+    let mut f = BufferEvent::filter(near, PassThrough, recorder(&calls), Options::default());
+    f.underlying_mut()
+        .unwrap()
+        .set_watermark(Dir::WRITE, 0, 8)
+        .unwrap();
+    f.write(&[1u8; 20]).unwrap();
+    assert_eq!(*calls.lock().unwrap(), vec![(Some(8), FlushMode::Normal)]);
+    assert_eq!(f.underlying().unwrap().output().len(), 8);
+    assert_eq!(f.output().len(), 12);
+    // at the high watermark the filter is not called in NORMAL mode
+    f.write(b"more").unwrap();
+    assert_eq!(calls.lock().unwrap().len(), 1);
+    // without a watermark: limit None
+    let (near, _far) = BufferEvent::pair(Options::default());
+    let calls = new_calls();
+    let mut f = BufferEvent::filter(near, PassThrough, recorder(&calls), Options::default());
+    f.write(&[1u8; 20]).unwrap();
+    assert_eq!(*calls.lock().unwrap(), vec![(None, FlushMode::Normal)]);
+    // disabled writing: not called
+    f.disable(Dir::WRITE);
+    f.write(b"x").unwrap();
+    assert_eq!(calls.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn s61_flush_finished_reaches_output_filter_with_empty_output_and_shuts_down() {
+    let (mut client, server) = tcp_pair().await;
+    let calls = new_calls();
+    let mut f = BufferEvent::filter(
+        BufferEvent::socket(server, Options::default()),
+        PassThrough,
+        recorder(&calls),
+        Options::default(),
+    );
+    assert!(
+        f.flush(FlushMode::Finished).unwrap(),
+        "the call returned Ok"
+    );
+    assert_eq!(*calls.lock().unwrap(), vec![(None, FlushMode::Finished)]);
+    let t = tokio::spawn(f.run(Callbacks::new()));
+    let mut got = Vec::new();
+    within(10, client.read_to_end(&mut got)).await.unwrap();
+    assert!(got.is_empty(), "EOF reached the peer");
+    within(10, t).await.unwrap();
+}
+
+#[tokio::test]
+async fn flush_modes_pass_through_a_two_filter_stack() {
+    let (mut client, server) = tcp_pair().await;
+    let (inner, outer) = (new_calls(), new_calls());
+    let sock = BufferEvent::socket(server, Options::default());
+    let mid = BufferEvent::filter(sock, PassThrough, recorder(&inner), Options::default());
+    let mut top = BufferEvent::filter(mid, PassThrough, recorder(&outer), Options::default());
+    let data = pattern(2 << 20);
+    top.write(&data[..1 << 20]).unwrap();
+    assert!(top.flush(FlushMode::Flush).unwrap());
+    top.write(&data[1 << 20..]).unwrap();
+    assert!(top.flush(FlushMode::Finished).unwrap());
+    for calls in [&inner, &outer] {
+        let modes: Vec<FlushMode> = calls.lock().unwrap().iter().map(|c| c.1).collect();
+        assert!(modes.contains(&FlushMode::Flush), "{modes:?}");
+        assert_eq!(modes.last(), Some(&FlushMode::Finished), "{modes:?}");
+        assert_eq!(
+            modes.iter().filter(|m| **m == FlushMode::Finished).count(),
+            1
+        );
+    }
+    let t = tokio::spawn(top.run(Callbacks::new()));
+    let mut got = Vec::new();
+    within(30, client.read_to_end(&mut got)).await.unwrap();
+    check_pattern(&got, 2 << 20);
+    within(10, t).await.unwrap();
+}
+
+#[tokio::test]
+async fn s60_input_filter_error_is_an_error_reading_event() {
+    let (mut client, server) = tcp_pair().await;
+    let bad = |src: &mut EvBuffer, _: &mut EvBuffer, _: Option<usize>, _: FlushMode| {
+        if src.len() >= 3 {
+            Err(FilterError::invalid_data("bad magic at offset 0"))
+        } else {
+            Ok(FilterStatus::NeedMore)
+        }
+    };
+    let mut f = BufferEvent::filter(
+        BufferEvent::socket(server, Options::default()),
+        bad,
+        PassThrough,
+        Options::default(),
+    );
+    f.enable(Dir::READ);
+    client.write_all(b"xyz").await.unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s2 = seen.clone();
+    within(
+        10,
+        f.run(Callbacks::new().on_event(move |bev, what| {
+            s2.lock().unwrap().push(what.bits());
+            match bev.error() {
+                Some(Error::Filter {
+                    side: Side::Reading,
+                    source,
+                }) => assert!(source.to_string().contains("bad magic")),
+                other => panic!("{other:?}"),
+            }
+            bev.close();
+        })),
+    )
+    .await;
+    assert_eq!(*seen.lock().unwrap(), vec![0x21]);
+}
+
+#[tokio::test]
+async fn s60_output_filter_error_is_an_error_writing_event() {
+    let (_client, server) = tcp_pair().await;
+    let bad = |_: &mut EvBuffer, _: &mut EvBuffer, _: Option<usize>, _: FlushMode| {
+        Err(FilterError::new(
+            bufferevent::FilterErrorKind::LimitExceeded,
+            "too big",
+        ))
+    };
+    let mut f = BufferEvent::filter(
+        BufferEvent::socket(server, Options::default()),
+        PassThrough,
+        bad,
+        Options::default(),
+    );
+    f.write(b"anything").unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s2 = seen.clone();
+    within(
+        10,
+        f.run(Callbacks::new().on_event(move |bev, what| {
+            s2.lock().unwrap().push(what.bits());
+            assert!(matches!(
+                bev.error(),
+                Some(Error::Filter {
+                    side: Side::Writing,
+                    ..
+                })
+            ));
+        })),
+    )
+    .await;
+    assert_eq!(*seen.lock().unwrap(), vec![0x22]);
+}
+
+#[tokio::test]
+async fn need_more_waits_for_a_line_and_s62_finished_precedes_eof() {
+    let (mut client, server) = tcp_pair().await;
+    let mut f = BufferEvent::filter(
+        BufferEvent::socket(server, Options::default()),
+        lines,
+        PassThrough,
+        Options::default(),
+    );
+    f.enable(Dir::READ);
+    let log = Arc::new(Mutex::new(Vec::<String>::new()));
+    let (l2, l3) = (log.clone(), log.clone());
+    let t = tokio::spawn(
+        f.run(
+            Callbacks::new()
+                .on_read(move |bev| {
+                    let mut v = vec![0u8; bev.input().len()];
+                    let n = bev.read(&mut v);
+                    l2.lock()
+                        .unwrap()
+                        .push(String::from_utf8_lossy(&v[..n]).into_owned());
+                })
+                .on_event(move |_, what| l3.lock().unwrap().push(format!("{:#x}", what.bits()))),
+        ),
+    );
+    for part in ["hel", "lo\nwor", "ld\n", "tail"] {
+        client.write_all(part.as_bytes()).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    client.shutdown().await.unwrap();
+    within(10, t).await.unwrap();
+    let log = log.lock().unwrap().join("|");
+    assert_eq!(log, "hello\n|world\n|tail|0x11");
+}
+
+#[tokio::test]
+async fn graceful_close_drains_megabytes_through_two_filters() {
+    const N: usize = 8 << 20;
+    let (client, server) = tcp_pair().await;
+    let sock = BufferEvent::socket(server, Options::default());
+    let mid = BufferEvent::filter(sock, PassThrough, frame, Options::default());
+    let mut top = BufferEvent::filter(mid, PassThrough, upper, Options::default());
+    // write in pieces larger than socket buffers, then close gracefully
+    let data = pattern(N);
+    for piece in data.chunks(1 << 20) {
+        top.write(piece).unwrap();
+    }
+    top.close_gracefully();
+    let t = tokio::spawn(top.run(Callbacks::new()));
+    let mut rd = client;
+    let mut wire = Vec::new();
+    within(60, rd.read_to_end(&mut wire)).await.unwrap();
+    within(10, t).await.unwrap();
+    // unframe
+    let mut got = Vec::with_capacity(N);
+    let mut i = 0;
+    while i < wire.len() {
+        let len = u32::from_be_bytes(wire[i..i + 4].try_into().unwrap()) as usize;
+        got.extend_from_slice(&wire[i + 4..i + 4 + len]);
+        i += 4 + len;
+    }
+    let want: Vec<u8> = data.to_ascii_uppercase();
+    assert_eq!(got.len(), want.len());
+    assert!(got == want, "content differs");
+}
+
+#[tokio::test]
+async fn filter_stack_as_async_io_with_a_codec() {
+    use futures::{SinkExt, StreamExt};
+    use tokio_util::codec::{Framed, LinesCodec};
+    let (client, server) = tcp_pair().await;
+    let mid = BufferEvent::filter(
+        BufferEvent::socket(server, Options::default()),
+        PassThrough,
+        PassThrough,
+        Options::default(),
+    );
+    let top = BufferEvent::filter(mid, upper, PassThrough, Options::default());
+    let server = tokio::spawn(async move {
+        let mut framed = Framed::new(top, LinesCodec::new());
+        let mut n = 0;
+        while let Some(line) = framed.next().await {
+            let line = line.unwrap();
+            framed.send(format!("{line}!")).await.unwrap();
+            n += 1;
+        }
+        SinkExt::<String>::close(&mut framed).await.unwrap();
+        n
+    });
+    let mut client_f = Framed::new(client, LinesCodec::new());
+    for i in 0..1000 {
+        client_f.send(format!("line {i}")).await.unwrap();
+    }
+    client_f.get_mut().shutdown().await.unwrap();
+    for i in 0..1000 {
+        let got = within(10, client_f.next()).await.unwrap().unwrap();
+        assert_eq!(got, format!("LINE {i}!"));
+    }
+    assert!(within(10, client_f.next()).await.is_none());
+    assert_eq!(within(10, server).await.unwrap(), 1000);
+}
+
+#[tokio::test]
+async fn underlying_eof_is_reported_once_after_filtered_data() {
+    let (near, mut far) = BufferEvent::pair(Options::default());
+    let calls = new_calls();
+    let mut f = BufferEvent::filter(near, recorder(&calls), PassThrough, Options::default());
+    f.enable(Dir::READ);
+    far.write_all(b"abc").await.unwrap();
+    far.shutdown().await.unwrap();
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let e2 = events.clone();
+    within(
+        10,
+        f.run(Callbacks::new().on_event(move |bev, what| {
+            assert_eq!(bev.input(), &b"abc"[..]);
+            e2.lock().unwrap().push(what);
+        })),
+    )
+    .await;
+    assert_eq!(*events.lock().unwrap(), vec![Events::EOF | Events::READING]);
+    let modes: Vec<FlushMode> = calls.lock().unwrap().iter().map(|c| c.1).collect();
+    assert_eq!(modes.last(), Some(&FlushMode::Finished));
+    assert_eq!(
+        modes.iter().filter(|m| **m == FlushMode::Finished).count(),
+        1
+    );
+}
