@@ -86,6 +86,34 @@ pub trait Filter: Send {
         limit: Option<usize>,
         mode: FlushMode,
     ) -> FilterResult;
+
+    /// For an output filter: true when a call with an empty `src` would
+    /// add bytes to `dst` (TLS handshake records, alerts, `close_notify`,
+    /// or output held back by `limit`). The filter bufferevent then calls it
+    /// although the user wrote nothing (libevent cannot: it makes TLS a
+    /// bufferevent of its own). Asked after the filter bufferevent is
+    /// created and after every call of either filter. Default `false`.
+    fn wants_write(&self) -> bool {
+        false
+    }
+
+    /// An event this filter asks to report, taken once; asked of both
+    /// filters after each call. Default: none.
+    fn take_event(&mut self) -> Option<FilterEvent> {
+        None
+    }
+}
+
+/// An event a filter raises through [`Filter::take_event`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FilterEvent {
+    /// A handshake completed: reported as [`Events::CONNECTED`](crate::Events::CONNECTED)
+    /// (`BEV_EVENT_CONNECTED`).
+    Connected,
+    /// The stream ended cleanly inside the filter (a TLS `close_notify`):
+    /// reported as `EOF|READING` after the input produced so far.
+    Eof,
 }
 
 impl<F> Filter for F

@@ -87,7 +87,7 @@ pub use crate::core::{
 pub use crate::error::{Error, FilterError, FilterErrorKind, Side};
 pub use crate::face::handle::Handle;
 pub use crate::face::handler::{Callbacks, Handler};
-pub use crate::filter::{Filter, FilterResult, FilterStatus, PassThrough};
+pub use crate::filter::{Filter, FilterEvent, FilterResult, FilterStatus, PassThrough};
 pub use crate::flush::FlushMode;
 pub use crate::options::Options;
 pub use evbuffer::EvBuffer;

@@ -392,3 +392,100 @@ async fn underlying_eof_is_reported_once_after_filtered_data() {
         1
     );
 }
+
+/// A toy handshake: the input filter answers "HELLO" with "WELCOME" (sent
+/// by the output filter although the user wrote nothing) and reports
+/// CONNECTED; "BYE" is a clean end of stream inside the filter.
+#[derive(Default, Clone)]
+struct Shake(Arc<Mutex<(Vec<u8>, Vec<bufferevent::FilterEvent>)>>);
+
+struct ShakeIn(Shake);
+struct ShakeOut(Shake);
+
+impl Filter for ShakeIn {
+    fn process(
+        &mut self,
+        src: &mut EvBuffer,
+        dst: &mut EvBuffer,
+        _: Option<usize>,
+        _: FlushMode,
+    ) -> FilterResult {
+        let mut v = vec![0u8; src.len()];
+        let n = src.remove(&mut v)?;
+        v.truncate(n);
+        let mut st = (self.0).0.lock().unwrap();
+        if v == b"HELLO" {
+            st.0.extend_from_slice(b"WELCOME");
+            st.1.push(bufferevent::FilterEvent::Connected);
+        } else if v == b"BYE" {
+            st.1.push(bufferevent::FilterEvent::Eof);
+        } else {
+            dst.add(&v)?;
+        }
+        Ok(FilterStatus::Ok)
+    }
+    fn take_event(&mut self) -> Option<bufferevent::FilterEvent> {
+        let mut st = (self.0).0.lock().unwrap();
+        (!st.1.is_empty()).then(|| st.1.remove(0))
+    }
+}
+
+impl Filter for ShakeOut {
+    fn process(
+        &mut self,
+        src: &mut EvBuffer,
+        dst: &mut EvBuffer,
+        _: Option<usize>,
+        _: FlushMode,
+    ) -> FilterResult {
+        let pending = std::mem::take(&mut (self.0).0.lock().unwrap().0);
+        dst.add(&pending)?;
+        let n = src.len();
+        src.remove_into(dst, n)?;
+        Ok(FilterStatus::Ok)
+    }
+    fn wants_write(&self) -> bool {
+        !(self.0).0.lock().unwrap().0.is_empty()
+    }
+}
+
+#[tokio::test]
+async fn filter_hooks_send_unprompted_output_and_raise_events() {
+    let (near, mut far) = BufferEvent::pair(Options::default());
+    let shake = Shake::default();
+    let mut f = BufferEvent::filter(
+        near,
+        ShakeIn(shake.clone()),
+        ShakeOut(shake),
+        Options::default(),
+    );
+    f.enable(Dir::READ);
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let (e2, e3) = (events.clone(), events.clone());
+    let server = tokio::spawn(
+        f.run(
+            Callbacks::new()
+                .on_read(move |bev| {
+                    let mut v = vec![0u8; bev.input().len()];
+                    let n = bev.read(&mut v);
+                    e3.lock()
+                        .unwrap()
+                        .push(format!("read {}", String::from_utf8_lossy(&v[..n])));
+                })
+                .on_event(move |_, what| e2.lock().unwrap().push(format!("{:#x}", what.bits()))),
+        ),
+    );
+    far.write_all(b"HELLO").await.unwrap();
+    AsyncWriteExt::flush(&mut far).await.unwrap();
+    let mut buf = [0u8; 7];
+    within(10, far.read_exact(&mut buf)).await.unwrap();
+    assert_eq!(&buf, b"WELCOME");
+    far.write_all(b"data").await.unwrap();
+    AsyncWriteExt::flush(&mut far).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    far.write_all(b"BYE").await.unwrap();
+    AsyncWriteExt::flush(&mut far).await.unwrap();
+    within(10, server).await.unwrap();
+    assert_eq!(events.lock().unwrap().join(","), "0x80,read data,0x11");
+    drop(far);
+}

@@ -23,7 +23,13 @@ use std::time::Instant;
 
 use super::{Backend, Kind};
 use crate::core::state::{Core, HalfState};
-use crate::{BufferEvent, Error, Events, Filter, FilterStatus, FlushMode, Options, Side};
+use crate::{
+    BufferEvent, Error, Events, Filter, FilterEvent, FilterStatus, FlushMode, Options, Side,
+};
+
+/// Calls of the output filter per step, so that a filter that always
+/// wants to write cannot spin forever.
+const MAX_CALLS: usize = 1024;
 
 pub(crate) struct FilterBackend {
     under: BufferEvent,
@@ -40,6 +46,8 @@ pub(crate) struct FilterBackend {
     out_failed: bool,
     /// The output filter saw `Finished`.
     out_finished: bool,
+    /// A filter reported [`FilterEvent::Eof`].
+    filter_eof: bool,
 }
 
 /// Why the input loop stopped.
@@ -89,6 +97,18 @@ impl FilterBackend {
         true
     }
 
+    /// Takes the events both filters raised (`Filter::take_event`).
+    fn drain_filter_events(&mut self, core: &mut Core) {
+        for f in [&mut self.input, &mut self.output] {
+            while let Some(ev) = f.take_event() {
+                match ev {
+                    FilterEvent::Connected => core.trigger_event(Events::CONNECTED),
+                    FilterEvent::Eof => self.filter_eof = true,
+                }
+            }
+        }
+    }
+
     /// Lets the underlying read only while the filter wants more input
     /// (libevent's `BEV_SUSPEND_FILT_READ`).
     fn sync_suspend(&mut self, core: &Core) {
@@ -115,12 +135,14 @@ impl FilterBackend {
                 .read_high_set()
                 .map(|h| h.saturating_sub(core.input.len()));
             let dst_before = core.input.len();
-            match self.input.process(
+            let res = self.input.process(
                 &mut self.under.core.input,
                 &mut core.input,
                 limit,
                 FlushMode::Normal,
-            ) {
+            );
+            self.drain_filter_events(core);
+            match res {
                 Ok(FilterStatus::Ok) => {
                     self.in_need_more_at = None;
                     progress = true;
@@ -142,12 +164,14 @@ impl FilterBackend {
         let mut finished = false;
         if stop == InStop::Drained && self.under_eof {
             finished = true;
-            match self.input.process(
+            let res = self.input.process(
                 &mut self.under.core.input,
                 &mut core.input,
                 None,
                 FlushMode::Finished,
-            ) {
+            );
+            self.drain_filter_events(core);
+            match res {
                 Ok(_) => {}
                 Err(e) => {
                     self.fail_input(core, e);
@@ -157,6 +181,10 @@ impl FilterBackend {
         }
         let produced = core.input.len().saturating_sub(before_total);
         core.on_read(produced, now);
+        if self.filter_eof && !self.in_failed {
+            // a clean end inside the filter (TLS close_notify)
+            finished = true;
+        }
         if finished {
             core.on_eof();
             progress = true;
@@ -185,14 +213,14 @@ impl FilterBackend {
         }
         if mode == FlushMode::Normal
             && (!core.enabled().contains(crate::Dir::WRITE)
-                || core.output.is_empty()
+                || (core.output.is_empty() && !self.output.wants_write())
                 || self.under_output_full())
         {
             return false;
         }
         let mut any_ok = false;
         let under_before = self.under.core.output.len();
-        loop {
+        for _ in 0..MAX_CALLS {
             let limit = if mode == FlushMode::Normal {
                 self.under
                     .core
@@ -202,10 +230,13 @@ impl FilterBackend {
                 None
             };
             let src_before = core.output.len();
+            let dst_before = self.under.core.output.len();
             let res =
                 self.output
                     .process(&mut core.output, &mut self.under.core.output, limit, mode);
+            self.drain_filter_events(core);
             let consumed = src_before.saturating_sub(core.output.len());
+            let added = self.under.core.output.len() != dst_before;
             core.on_written(consumed, now);
             match res {
                 Ok(FilterStatus::Ok) => any_ok = true,
@@ -220,7 +251,9 @@ impl FilterBackend {
                     break;
                 }
             }
-            if consumed == 0 || core.output.is_empty() {
+            let more_src = consumed > 0 && !core.output.is_empty();
+            let more_records = added && self.output.wants_write();
+            if !more_src && !more_records {
                 break;
             }
             if mode == FlushMode::Normal && self.under_output_full() {
@@ -253,6 +286,16 @@ impl Backend for FilterBackend {
         progress |= self.forward_events(core);
         progress |= self.process_input(core, now);
         self.sync_suspend(core);
+        // Reading may have made the output filter want to write (a TLS
+        // handshake answer): send it now, even if nobody polls for writing.
+        if self.output.wants_write() {
+            let under_before = self.under.core.output.len();
+            progress |= self.process_output(core, FlushMode::Normal, now);
+            if self.under.core.output.len() != under_before {
+                progress |= self.under.poll_write_side(cx);
+                progress |= self.forward_events(core);
+            }
+        }
         progress
     }
 
@@ -390,6 +433,7 @@ impl BufferEvent {
                 in_failed: false,
                 out_failed: false,
                 out_finished: false,
+                filter_eof: false,
             }),
             options,
         );
@@ -401,6 +445,9 @@ impl BufferEvent {
             u.core.set_suspended_by_filter(!want);
             u.backend.on_enable_change(&mut u.core);
         }
+        // An output filter that speaks first (a TLS client's hello).
+        bev.backend
+            .after_write(&mut bev.core, crate::bufferevent::now());
         bev
     }
 }
