@@ -151,6 +151,13 @@ impl Listener {
     /// returned handle stops accepting and closes the socket
     /// (`evconnlistener_free`).
     ///
+    /// As in libevent, one wake-up accepts every pending connection, one
+    /// callback each, unless the callback pauses the listener through its
+    /// [`Control`] (statement 88). libevent also allows a listener with a
+    /// NULL callback, which closes what it accepts until `set_cb` (statement
+    /// 87); here a callback is always given, and a listener that should not
+    /// accept yet is bound with [`Options::start_paused`].
+    ///
     /// # Panics
     ///
     /// Outside a tokio runtime, as `tokio::spawn` does.
