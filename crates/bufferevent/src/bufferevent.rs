@@ -20,7 +20,7 @@ use tokio::time::Sleep;
 use crate::backend::{Backend, Kind};
 use crate::core::state::{Core, HalfState};
 use crate::face::handle::{Command, COMMAND_QUEUE};
-use crate::{Dir, Error, Events, FlushMode, Handle, Options, Watermark};
+use crate::{Dir, Error, Events, FlushMode, Handle, Limiter, Options, Watermark};
 
 /// The clock every driver uses: tokio's, so that tests with a paused clock
 /// control timeouts.
@@ -262,6 +262,15 @@ impl BufferEvent {
     /// [`DEFAULT_MAX_OUTPUT`](crate::DEFAULT_MAX_OUTPUT).
     pub fn set_max_output(&mut self, n: usize) {
         self.core.set_max_output(n);
+    }
+
+    /// Installs (or with `None` removes) a byte-rate [`Limiter`]: every
+    /// read and write asks it how many bytes may move now and when to retry
+    /// (the hook for `bufferevent_set_rate_limit` and rate-limit groups).
+    /// A limiter answering 0 suspends that direction until `retry_at`; it
+    /// never causes a 0-byte read (libevent #1439/#1440).
+    pub fn set_limiter(&mut self, limiter: Option<Box<dyn Limiter>>) {
+        self.core.set_limiter(limiter);
     }
 
     // ----- flushing and closing ----------------------------------------

@@ -403,3 +403,30 @@ async fn an_error_in_one_connection_does_not_affect_another() {
     w.await.unwrap();
     within(10, t2).await.unwrap();
 }
+
+#[tokio::test]
+async fn s52_socket_input_and_output_ends_are_frozen_for_users() {
+    let (_client, server) = tcp_pair().await;
+    let mut bev = BufferEvent::socket(server, Options::default());
+    assert!(
+        bev.input_mut().add(b"forged").is_err(),
+        "no appending to the input"
+    );
+    bev.write(b"queued").unwrap();
+    assert!(
+        bev.output_mut().drain(1).is_err(),
+        "no removing from the output"
+    );
+    let (a, _b) = BufferEvent::pair(Options::default());
+    let mut a = a;
+    assert!(a.input_mut().add(b"x").is_err());
+    // filters do not freeze
+    let mut f = BufferEvent::filter(
+        a,
+        bufferevent::PassThrough,
+        bufferevent::PassThrough,
+        Options::default(),
+    );
+    f.input_mut().add(b"ok").unwrap();
+    assert_eq!(f.read(&mut [0u8; 8]), 2);
+}

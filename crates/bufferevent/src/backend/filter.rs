@@ -356,7 +356,15 @@ impl Backend for FilterBackend {
         core.write_half() != HalfState::Open && self.under.is_write_finished()
     }
 
+    /// Enabling a direction on the filter enables it on the underlying too
+    /// (libevent's `be_filter_enable`), so that an underlying disabled by its
+    /// own timeout or EOF handling is restarted by the user's `enable`.
+    /// Disabling reading only suspends the underlying's reading.
     fn on_enable_change(&mut self, core: &mut Core) {
+        let missing = (core.enabled() & crate::Dir::BOTH) - self.under.enabled();
+        if !missing.is_empty() {
+            self.under.enable(missing);
+        }
         self.sync_suspend(core);
     }
 

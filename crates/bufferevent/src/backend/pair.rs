@@ -21,9 +21,10 @@ use evbuffer::EvBuffer;
 use tokio::sync::mpsc;
 
 use super::{Backend, Kind};
-use crate::core::state::Core;
+use crate::core::state::{unfrozen, Core};
 use crate::face::handle::{Command, COMMAND_QUEUE};
 use crate::{BufferEvent, Error, FlushMode, Handle, Options, Side};
+use evbuffer::End;
 
 /// One direction of a pair.
 #[derive(Default)]
@@ -84,7 +85,9 @@ impl PairBackend {
         if n == 0 {
             return 0;
         }
-        let moved = core.output.remove_into(&mut chan.buf, n).unwrap_or(0);
+        let moved = unfrozen(&mut core.output, End::Front, |out| {
+            out.remove_into(&mut chan.buf, n).unwrap_or(0)
+        });
         chan.room = chan.room.saturating_sub(moved);
         wake(&mut chan.reader_waker);
         core.on_written(moved, now);
@@ -111,7 +114,9 @@ impl Backend for PairBackend {
         if core.wants_read() {
             let n = core.input_room().min(chan.buf.len());
             if n > 0 {
-                let moved = chan.buf.remove_into(&mut core.input, n).unwrap_or(0);
+                let moved = unfrozen(&mut core.input, End::Back, |input| {
+                    chan.buf.remove_into(input, n).unwrap_or(0)
+                });
                 core.on_read(moved, now);
                 progress = true;
             }
@@ -241,6 +246,8 @@ impl BufferEvent {
             }),
             options,
         );
+        a.core.freeze_transport_ends();
+        b.core.freeze_transport_ends();
         a.commands = Some((txa, rxa));
         b.commands = Some((txb, rxb));
         (a, b)

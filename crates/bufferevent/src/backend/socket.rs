@@ -20,8 +20,9 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
 use super::{Backend, Kind};
-use crate::core::state::Core;
+use crate::core::state::{unfrozen, Core};
 use crate::{BufferEvent, Error, FlushMode, Options, Side};
+use evbuffer::End;
 
 type ConnectFuture<S> = Pin<Box<dyn Future<Output = Result<S, Error>> + Send>>;
 
@@ -84,7 +85,10 @@ where
             if budget == 0 {
                 break;
             }
-            match core.input.poll_read_from(cx, Pin::new(&mut *s), budget) {
+            let r = unfrozen(&mut core.input, End::Back, |b| {
+                b.poll_read_from(cx, Pin::new(&mut *s), budget)
+            });
+            match r {
                 Poll::Pending => break,
                 Poll::Ready(Ok(0)) => {
                     core.on_eof();
@@ -119,7 +123,10 @@ where
             if budget == 0 {
                 break;
             }
-            match core.output.poll_write_to(cx, Pin::new(&mut *s), budget) {
+            let r = unfrozen(&mut core.output, End::Front, |b| {
+                b.poll_write_to(cx, Pin::new(&mut *s), budget)
+            });
+            match r {
                 Poll::Pending => break,
                 Poll::Ready(Ok(0)) => {
                     core.on_error(Error::Io {
@@ -210,13 +217,15 @@ impl BufferEvent {
     where
         S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
     {
-        BufferEvent::from_backend(
+        let mut bev = BufferEvent::from_backend(
             Box::new(SocketBackend {
                 state: State::Open(stream),
                 needs_flush: false,
             }),
             options,
-        )
+        );
+        bev.core.freeze_transport_ends();
+        bev
     }
 
     fn connecting<S>(fut: ConnectFuture<S>, options: Options) -> BufferEvent
@@ -231,6 +240,7 @@ impl BufferEvent {
             options,
         );
         bev.core.on_connecting();
+        bev.core.freeze_transport_ends();
         bev
     }
 

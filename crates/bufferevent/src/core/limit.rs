@@ -8,18 +8,24 @@
 
 use std::time::Instant;
 
-/// What a limiter allows right now for one direction.
+/// What a [`Limiter`] allows right now for one direction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Quota {
-    /// Bytes that may move now (0 = none).
-    pub(crate) bytes: usize,
-    /// When asking again may give more, if `bytes` is 0.
-    pub(crate) retry_at: Option<Instant>,
+pub struct Quota {
+    /// Bytes that may move now (0 = none: the direction is suspended).
+    pub bytes: usize,
+    /// When asking again may give more, if `bytes` is 0 (the driver sleeps
+    /// until then; `None` means "when something else wakes the driver").
+    pub retry_at: Option<Instant>,
 }
 
-/// A byte-rate limiter for one bufferevent (the hook token buckets use).
-#[allow(dead_code)] // implemented by the rate-limit module
-pub(crate) trait Limiter: Send {
+/// A byte-rate limiter for one bufferevent: the hook that libevent's
+/// `bufferevent_set_rate_limit` and rate-limit groups plug into. Install
+/// one with [`BufferEvent::set_limiter`](crate::BufferEvent::set_limiter).
+///
+/// Times are `std::time::Instant`s taken from tokio's clock
+/// (`tokio::time::Instant::now().into_std()`), so a paused test clock
+/// drives limiters too.
+pub trait Limiter: Send {
     /// How many bytes may be read now, at most `want`.
     fn read_quota(&mut self, want: usize, now: Instant) -> Quota;
     /// How many bytes may be written now, at most `want`.

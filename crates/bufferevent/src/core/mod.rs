@@ -15,4 +15,5 @@ pub(crate) mod watermark;
 mod tests;
 
 pub use events::{Dir, Events};
+pub use limit::{Limiter, Quota};
 pub use watermark::{Watermark, DEFAULT_MAX_INPUT, DEFAULT_MAX_OUTPUT, DEFAULT_READ_SIZE};

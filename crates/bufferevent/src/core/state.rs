@@ -173,7 +173,6 @@ impl Core {
         self.max_output = n.max(1);
     }
 
-    #[allow(dead_code)] // used by the rate-limit module
     pub(crate) fn set_limiter(&mut self, limiter: Option<Box<dyn Limiter>>) {
         self.limiter = limiter;
     }
@@ -576,5 +575,33 @@ fn min_opt(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, None) => a,
         (None, b) => b,
+    }
+}
+
+/// Runs `f` with `end` of `buf` unfrozen, then restores the freeze: the
+/// backends of sockets and pairs freeze the ends users must not touch
+/// (statement 52) and open them only for their own transfers.
+pub(crate) fn unfrozen<R>(
+    buf: &mut EvBuffer,
+    end: evbuffer::End,
+    f: impl FnOnce(&mut EvBuffer) -> R,
+) -> R {
+    let was = buf.is_frozen(end);
+    if was {
+        buf.unfreeze(end);
+    }
+    let r = f(buf);
+    if was {
+        buf.freeze(end);
+    }
+    r
+}
+
+impl Core {
+    /// Freezes the input's back and the output's front (socket and pair
+    /// bufferevents: statement 52).
+    pub(crate) fn freeze_transport_ends(&mut self) {
+        self.input.freeze(evbuffer::End::Back);
+        self.output.freeze(evbuffer::End::Front);
     }
 }
