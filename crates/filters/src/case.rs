@@ -64,6 +64,8 @@ impl Filter for AsciiCase {
     }
 }
 
+impl crate::FilterHooks for AsciiCase {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

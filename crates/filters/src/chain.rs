@@ -9,13 +9,15 @@ use bufferevent::{Filter, FilterError, FilterStatus, FlushMode};
 use evbuffer::EvBuffer;
 
 use crate::util::status;
-use crate::Error;
+use crate::{Error, FilterEvent, FilterHooks, HookedFilter};
 
-/// Filters applied in order, as one [`Filter`].
+/// Filters applied in order, as one [`Filter`]. Stages are [`HookedFilter`]s (wrap a plain
+/// filter or closure in [`NoHooks`](crate::NoHooks)).
 ///
-/// * The flush mode is passed to a stage only once everything upstream of it has been
-///   consumed in this call; until then the stage sees NORMAL (so a FINISHED never overtakes
-///   data still inside an earlier stage).
+/// * The flush mode is passed to every stage, except that FINISHED reaches a stage only once
+///   everything upstream of it has been consumed in this call; until then the stage sees
+///   FLUSH (so a FINISHED never overtakes data still inside an earlier stage, and the next
+///   FINISHED call completes it).
 /// * `dst_limit` applies to the last stage; intermediate stages are unlimited, so the
 ///   intermediate buffers hold at most what one call's input expands to (each stage's own
 ///   bounds apply).
@@ -36,7 +38,7 @@ use crate::Error;
 /// ```
 #[derive(Default)]
 pub struct Chain {
-    stages: Vec<Box<dyn Filter>>,
+    stages: Vec<Box<dyn HookedFilter>>,
     /// `bufs[i]` holds stage i's output (stage i + 1's input).
     bufs: Vec<EvBuffer>,
 }
@@ -56,12 +58,12 @@ impl Chain {
         Self::default()
     }
     /// Adds `filter` as the last stage.
-    pub fn then<F: Filter + 'static>(mut self, filter: F) -> Self {
+    pub fn then<F: HookedFilter + 'static>(mut self, filter: F) -> Self {
         self.push(Box::new(filter));
         self
     }
     /// Adds a boxed filter as the last stage.
-    pub fn push(&mut self, filter: Box<dyn Filter>) {
+    pub fn push(&mut self, filter: Box<dyn HookedFilter>) {
         if !self.stages.is_empty() {
             self.bufs.push(EvBuffer::new());
         }
@@ -102,19 +104,26 @@ impl Filter for Chain {
             let (ins, outs) = self.bufs.split_at_mut(i);
             let input: &mut EvBuffer = if i == 0 { &mut *src } else { &mut ins[i - 1] };
             let output: &mut EvBuffer = if i + 1 == n { &mut *dst } else { &mut outs[0] };
-            let stage_mode = if upstream_drained { mode } else { FlushMode::Normal };
+            let stage_mode = match mode {
+                FlushMode::Finished if !upstream_drained => FlushMode::Flush,
+                m => m,
+            };
             let stage_limit = if i + 1 == n { limit } else { None };
             self.stages[i].process(input, output, stage_limit, stage_mode)?;
             upstream_drained &= input.is_empty();
         }
         Ok(status(dst.len().saturating_sub(before)))
     }
+}
 
+impl FilterHooks for Chain {
+    /// True when a stage wants to write or bytes wait between stages.
     fn wants_write(&self) -> bool {
         self.stages.iter().any(|s| s.wants_write()) || self.bufs.iter().any(|b| !b.is_empty())
     }
 
-    fn take_event(&mut self) -> Option<bufferevent::FilterEvent> {
+    /// The first event any stage has.
+    fn take_event(&mut self) -> Option<FilterEvent> {
         self.stages.iter_mut().find_map(|s| s.take_event())
     }
 }

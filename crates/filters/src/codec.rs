@@ -180,6 +180,8 @@ where
     }
 }
 
+impl<D, E> crate::FilterHooks for CodecFilter<D, E> {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -85,6 +85,8 @@ impl Filter for Counting {
     }
 }
 
+impl crate::FilterHooks for Counting {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

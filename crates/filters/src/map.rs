@@ -62,6 +62,8 @@ impl<F: FnMut(u8) -> u8 + Send> Filter for Map<F> {
     }
 }
 
+impl<F> crate::FilterHooks for Map<F> {}
+
 /// Moves up to `limit` bytes from `src` to `dst`, calling `f` on each chunk in place.
 pub(crate) fn transform(
     src: &mut EvBuffer,

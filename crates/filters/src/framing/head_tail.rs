@@ -180,6 +180,10 @@ impl Filter for HeadTailDecoder {
     }
 }
 
+impl crate::FilterHooks for HeadTailEncoder {}
+
+impl crate::FilterHooks for HeadTailDecoder {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -207,6 +207,10 @@ impl Filter for LengthDecoder {
     }
 }
 
+impl crate::FilterHooks for LengthEncoder {}
+
+impl crate::FilterHooks for LengthDecoder {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

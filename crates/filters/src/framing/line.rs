@@ -133,6 +133,8 @@ impl Filter for Lines {
     }
 }
 
+impl crate::FilterHooks for Lines {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

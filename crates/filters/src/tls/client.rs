@@ -13,7 +13,7 @@ impl TlsPair {
     /// sent as SNI when `config.enable_sni` is on). ALPN protocols come from
     /// `config.alpn_protocols`.
     ///
-    /// The client speaks first: its output filter [`wants_write`](bufferevent::Filter::wants_write)
+    /// The client speaks first: its output filter [`wants_write`](crate::FilterHooks::wants_write)
     /// the ClientHello from the start.
     pub fn client(config: Arc<ClientConfig>, server_name: ServerName<'static>) -> Result<Self, Error> {
         let conn = ClientConnection::new(config, server_name)?;

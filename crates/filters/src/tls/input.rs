@@ -2,12 +2,12 @@
 
 use std::io::{ErrorKind, Read};
 
-use bufferevent::{Filter, FilterError, FilterEvent, FilterStatus, FlushMode};
+use bufferevent::{Filter, FilterError, FilterStatus, FlushMode};
 use evbuffer::EvBuffer;
 
 use super::TlsSession;
 use crate::util::{budget, status};
-use crate::Error;
+use crate::{Error, FilterEvent};
 
 /// The input filter of a [`TlsPair`](super::TlsPair): feeds ciphertext to rustls, delivers
 /// what it decrypts, reports the handshake's completion and the peer's `close_notify` as
@@ -113,7 +113,11 @@ impl Filter for TlsInput {
         }
         Ok(status(added))
     }
+}
 
+impl crate::FilterHooks for TlsInput {
+    /// [`FilterEvent::Connected`] once the handshake completes, [`FilterEvent::Eof`] once the
+    /// peer's `close_notify` arrives (or, with dirty shutdowns allowed, the transport ends).
     fn take_event(&mut self) -> Option<FilterEvent> {
         if self.events.is_empty() {
             None

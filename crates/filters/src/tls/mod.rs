@@ -11,8 +11,8 @@
 //!
 //! * The handshake is driven by the filters: records rustls wants to send (handshake
 //!   messages, alerts, `close_notify`) come out of the output filter even when the user wrote
-//!   nothing — [`Filter::wants_write`](bufferevent::Filter::wants_write) tells the bufferevent
-//!   to call it. The input filter reports [`FilterEvent::Connected`](bufferevent::FilterEvent)
+//!   nothing — [`FilterHooks::wants_write`](crate::FilterHooks::wants_write) tells the bufferevent
+//!   to call it. The input filter reports [`FilterEvent::Connected`](crate::FilterEvent::Connected)
 //!   once the handshake is complete (`BEV_EVENT_CONNECTED`, once: rustls does not
 //!   renegotiate).
 //! * Certificate and protocol errors are `Err` with rustls's reason (libevent only has
@@ -22,7 +22,7 @@
 //! * FINISHED on the input filter (the underlying reached EOF) without a prior `close_notify`
 //!   is an [`Error::DirtyShutdown`](crate::Error::DirtyShutdown) by default, a plain end of
 //!   stream when [`TlsPair::allow_dirty_shutdown`] is set (statement 81). A received
-//!   `close_notify` is reported as [`FilterEvent::Eof`](bufferevent::FilterEvent).
+//!   `close_notify` is reported as [`FilterEvent::Eof`](crate::FilterEvent::Eof).
 //! * All plaintext rustls has decrypted is handed to `dst` in the same call, so nothing
 //!   readable ever hides inside the filter (libevent's #690, where data pending inside
 //!   OpenSSL stalled reads under watermarks); ciphertext is only fed to rustls while the

@@ -17,7 +17,9 @@ use crate::Error;
 ///
 /// Plaintext written before the handshake completes is buffered by rustls (up to its buffer
 /// limit, 64 KiB by default; the rest waits in the source) and sent once the handshake is
-/// done. [`Filter::wants_write`] is true whenever rustls has records to send.
+/// done; FINISHED during the handshake, or with plaintext still waiting, sends `close_notify`
+/// after them.
+/// [`FilterHooks::wants_write`](crate::FilterHooks::wants_write) is true whenever rustls has records to send.
 #[derive(Debug)]
 pub struct TlsOutput {
     session: TlsSession,
@@ -96,11 +98,18 @@ impl Filter for TlsOutput {
             let take = extent.len().min(budget - added);
             let n = s.conn.writer().write(&extent[..take]).map_err(Error::Io)?;
             src.drain(n)?;
+            if s.conn.is_handshaking() && n > 0 {
+                s.early_plaintext = true;
+            }
             if n == 0 {
                 break; // rustls's buffer is full (handshake still running)
             }
         }
-        if mode == FlushMode::Finished && src.is_empty() && !s.close_sent && !s.failed {
+        if mode == FlushMode::Finished && !s.close_sent {
+            s.close_pending = true;
+        }
+        if s.close_pending && src.is_empty() && !s.close_sent && !s.failed && !s.conn.is_handshaking() {
+            s.close_pending = false;
             s.conn.send_close_notify();
             s.close_sent = true;
             tracing::debug!("TLS close_notify queued");
@@ -108,8 +117,16 @@ impl Filter for TlsOutput {
         }
         Ok(status(added))
     }
+}
 
+impl crate::FilterHooks for TlsOutput {
+    /// True whenever rustls has records to send, and also while the handshake is running
+    /// with plaintext or a `close_notify` waiting for it (the driver must keep reading and
+    /// call this filter again once the handshake has progressed).
     fn wants_write(&self) -> bool {
-        self.session.lock().conn.wants_write()
+        let s = self.session.lock();
+        s.conn.wants_write()
+            || (!s.failed && s.conn.is_handshaking() && (s.early_plaintext || s.close_pending))
+            || (!s.failed && s.close_pending && !s.close_sent)
     }
 }

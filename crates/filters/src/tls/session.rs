@@ -14,6 +14,11 @@ pub(crate) struct Shared {
     pub(crate) peer_closed: bool,
     /// Our close_notify has been queued.
     pub(crate) close_sent: bool,
+    /// FINISHED came during the handshake: close_notify follows the buffered data once the
+    /// handshake completes.
+    pub(crate) close_pending: bool,
+    /// Plaintext was handed to rustls during the handshake (rustls holds it until then).
+    pub(crate) early_plaintext: bool,
     /// rustls reported a fatal error.
     pub(crate) failed: bool,
 }
@@ -39,6 +44,8 @@ impl TlsSession {
             allow_dirty_shutdown: false,
             peer_closed: false,
             close_sent: false,
+            close_pending: false,
+            early_plaintext: false,
             failed: false,
         })))
     }

@@ -1,7 +1,8 @@
 //! In-memory tests: a client pair and a server pair joined by buffers, pumped by hand the way
 //! a filter bufferevent would.
 
-use bufferevent::{Filter, FilterEvent, FlushMode};
+use bufferevent::{Filter, FlushMode};
+use crate::{FilterEvent, FilterHooks};
 use evbuffer::EvBuffer;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::RootCertStore;

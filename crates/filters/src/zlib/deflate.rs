@@ -157,7 +157,10 @@ impl Filter for Compressor {
         }
         Ok(status(added))
     }
+}
 
+impl crate::FilterHooks for Compressor {
+    /// True while a FLUSH or FINISHED stopped by `dst_limit` is incomplete.
     fn wants_write(&self) -> bool {
         self.pending.is_some()
     }
@@ -169,7 +172,7 @@ mod tests {
     use super::*;
     use crate::testutil::*;
     use crate::zlib::{DecompressLimits, Decompressor};
-    use crate::Chain;
+    use crate::{Chain, FilterHooks};
 
     const FORMATS: [Format; 3] = [Format::Deflate, Format::Zlib, Format::Gzip];
 

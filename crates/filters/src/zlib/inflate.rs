@@ -238,6 +238,8 @@ impl Filter for Decompressor {
     }
 }
 
+impl crate::FilterHooks for Decompressor {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

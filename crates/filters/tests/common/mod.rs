@@ -79,3 +79,32 @@ pub fn text(seed: u64, len: usize) -> Vec<u8> {
     out.truncate(len);
     out
 }
+
+/// A self-signed certificate for `names`, made at test time.
+#[cfg(feature = "tls")]
+pub struct TestCert {
+    pub chain: Vec<rustls::pki_types::CertificateDer<'static>>,
+    pub key: rustls::pki_types::PrivateKeyDer<'static>,
+    pub cert_pem: String,
+    pub key_pem: String,
+}
+
+#[cfg(feature = "tls")]
+pub fn test_cert(names: &[&str]) -> TestCert {
+    let ck = rcgen::generate_simple_self_signed(names.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
+    TestCert {
+        chain: vec![ck.cert.der().clone()],
+        key: rustls::pki_types::PrivateKeyDer::Pkcs8(rustls::pki_types::PrivatePkcs8KeyDer::from(ck.signing_key.serialize_der())),
+        cert_pem: ck.cert.pem(),
+        key_pem: ck.signing_key.serialize_pem(),
+    }
+}
+
+#[cfg(feature = "tls")]
+impl TestCert {
+    pub fn roots(&self) -> rustls::RootCertStore {
+        let mut r = rustls::RootCertStore::empty();
+        r.add(self.chain[0].clone()).unwrap();
+        r
+    }
+}
