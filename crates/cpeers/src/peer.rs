@@ -55,6 +55,7 @@ impl Peer {
             let mut buf = [0u8; 4096];
             loop {
                 let n = match stdout.read(&mut buf) {
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                     Ok(0) | Err(_) => 0,
                     Ok(n) => n,
                 };

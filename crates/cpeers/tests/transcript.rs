@@ -24,16 +24,24 @@ fn read_n(c: &mut TcpStream, n: usize) -> Vec<u8> {
 }
 
 /// Asserts nothing more arrives within `quiet` (the connection stays open).
+///
+/// Reads with a socket timeout can fail with EINTR when the process is
+/// stopped and resumed (signal(7)), so those are retried.
 fn assert_silent(c: &mut TcpStream, quiet: Duration) {
-    c.set_read_timeout(Some(quiet)).unwrap();
+    let deadline = Instant::now() + quiet;
     let mut b = [0u8; 64];
-    match c.read(&mut b) {
-        Err(e)
-            if matches!(
-                e.kind(),
-                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-            ) => {}
-        other => panic!("expected silence, got {other:?}"),
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        c.set_read_timeout(Some(left.max(Duration::from_millis(1))))
+            .unwrap();
+        match c.read(&mut b) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            other => panic!("expected silence, got {other:?}"),
+        }
     }
     c.set_read_timeout(Some(LONG)).unwrap();
 }
@@ -41,10 +49,13 @@ fn assert_silent(c: &mut TcpStream, quiet: Duration) {
 /// Reads until EOF; returns when it came, measured from `since`.
 fn time_to_eof(c: &mut TcpStream, since: Instant) -> Duration {
     let mut b = [0u8; 64];
-    match c.read(&mut b) {
-        Ok(0) => since.elapsed(),
-        Ok(n) => panic!("unexpected {:?}", String::from_utf8_lossy(&b[..n])),
-        Err(e) => panic!("no EOF within {LONG:?}: {e}"),
+    loop {
+        match c.read(&mut b) {
+            Ok(0) => return since.elapsed(),
+            Ok(n) => panic!("unexpected {:?}", String::from_utf8_lossy(&b[..n])),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => panic!("no EOF within {LONG:?}: {e}"),
+        }
     }
 }
 

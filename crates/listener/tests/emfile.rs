@@ -198,6 +198,7 @@ fn out_of_descriptors_backs_off_and_recovers() {
     waiting[0]
         .set_read_timeout(Some(Duration::from_millis(50)))
         .unwrap();
+    // Timed-out (or EINTR-interrupted) read: no byte and no EOF.
     assert!(
         waiting[0].read(&mut probe).is_err(),
         "nothing served while out of descriptors"
