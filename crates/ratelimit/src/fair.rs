@@ -7,29 +7,31 @@
 //! module replaces it with a deficit round robin over the members that
 //! actually want to transfer, one round per group tick:
 //!
-//! * **Who contends.** A member contends from the moment it asks for an
-//!   allowance (or joins the group) until it transfers less than it was
-//!   granted (it is then satisfied: the rest of its quota goes back to a
-//!   pool others may draw from) or stays silent for a whole tick.
+//! * **Who contends.** A member contends from the moment it joins or asks
+//!   for an allowance until it stays silent for a whole tick (or leaves).
 //! * **Round start** (the first operation in a new tick): the bucket is
-//!   refilled; the tokens no contender is owed are split equally into the
-//!   contenders' *deficits*; each contender with a positive deficit gets a
-//!   *quota* of its deficit rounded up, at least `min_share`. When the
-//!   bucket cannot cover every quota, the members owed most are served
-//!   first, and the last one may overdraw the bucket by less than
-//!   `min_share` (paid back from the next refill, so the long-run rate is
-//!   exact and no token is lost to rounding).
-//! * **During the round** a member may transfer its quota; the transfers
-//!   are charged to its deficit, so a member served less this round is
-//!   served first next round. A member without quota may take from the
-//!   pool of released quotas if it holds at least `min_share`.
+//!   refilled and all of it is divided among the contenders by water
+//!   filling over their *deficits* (what each is owed relative to the
+//!   others), so a member served less before is served more now. Each
+//!   contender with a positive deficit gets a *quota* of its deficit
+//!   rounded up, at least `min_share`. When the bucket cannot cover every
+//!   quota (many members, `min_share` above the per-member share), the
+//!   members owed most are served first and the others next round; the
+//!   last one served may overdraw the bucket by less than `min_share`
+//!   (paid back from the next refill, so the long-run rate is exact and no
+//!   token is lost to rounding).
+//! * **During the round** a member may transfer its quota; transfers are
+//!   charged to its deficit. A member that transfers less than it was
+//!   allowed (its peer had less, its own bucket ran dry) *releases* the
+//!   rest of its quota: the released tokens are shared equally by the other
+//!   contenders, through a per-round level, in O(1).
 //! * **Memory is bounded.** Unused quota is forfeited at the end of the
 //!   round (no banking while slow), and deficits are clamped to twice the
 //!   per-member share of a tick (or `min_share`), so no member can starve
 //!   the others by having been behind for long.
 //!
 //! Work per operation is `O(log members)`; the round start is
-//! `O(members)`, plus a sort when the bucket is oversubscribed.
+//! `O(members log members)`.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -49,10 +51,14 @@ const FRAC: i128 = 1 << 20;
 /// One member's state in one direction.
 #[derive(Debug)]
 struct Slot {
-    /// Tokens (fixed point) the member is owed (> 0) or overdrew (< 0).
+    /// Tokens (fixed point) the member is owed (> 0) or overdrew (< 0),
+    /// relative to the other members.
     deficit: i128,
     /// Bytes it may still transfer this round.
     quota: i64,
+    /// The share of released quota (fixed point, compared with
+    /// `Lane::level`) it has taken or was not entitled to.
+    taken: i128,
     /// Whether it currently wants to transfer.
     contending: bool,
     /// The last round it counts as contending without asking again.
@@ -77,8 +83,11 @@ pub(crate) struct Lane {
     contending: usize,
     /// The tick index of the current round, once processed.
     round: Option<u64>,
-    /// Tokens of this round not in anyone's quota.
-    pool: i64,
+    /// Released quota per contender this round (fixed point): member `i`
+    /// may take `level - taken_i` on top of its quota.
+    level: i128,
+    /// Tokens anyone may take, first come (a round nobody contended for).
+    open: i64,
     /// No grants until a refill brings the bucket to `min_share`
     /// (statement 77), or a manual credit makes it positive.
     suspended: bool,
@@ -92,7 +101,8 @@ impl Lane {
             slots: BTreeMap::new(),
             contending: 0,
             round: None,
-            pool: 0,
+            level: 0,
+            open: 0,
             suspended: false,
             direction,
         }
@@ -106,6 +116,7 @@ impl Lane {
         let slot = Slot {
             deficit: 0,
             quota: 0,
+            taken: self.level,
             contending: true,
             active_until: tick,
         };
@@ -118,12 +129,12 @@ impl Lane {
         self.contending += 1;
     }
 
-    /// Removes a member; its unused quota goes to the pool.
+    /// Removes a member; its unused quota goes to the others.
     pub(crate) fn leave(&mut self, id: MemberId) {
+        self.release(id);
         if let Some(slot) = self.slots.remove(&id) {
             if slot.contending {
                 self.contending = self.contending.saturating_sub(1);
-                self.pool = self.pool.saturating_add(slot.quota.max(0));
             }
         }
     }
@@ -132,6 +143,7 @@ impl Lane {
     pub(crate) fn grant(&mut self, id: MemberId, now: Instant, min_share: i64) -> Grant {
         self.process_round(now, min_share);
         let round = self.round.unwrap_or(0);
+        let level = self.level;
         let Some(slot) = self.slots.get_mut(&id) else {
             return Grant {
                 bytes: 0,
@@ -142,6 +154,7 @@ impl Lane {
         if !slot.contending {
             slot.contending = true;
             slot.deficit = slot.deficit.min(0);
+            slot.taken = level;
             self.contending += 1;
         }
         let bytes = self.allowance(id, min_share);
@@ -165,39 +178,68 @@ impl Lane {
         self.retry_at(now, min_share)
     }
 
-    /// Member `id` transferred `n` bytes. `satisfied`: it transferred less
-    /// than it was granted, so it stops contending until it asks again.
+    /// Member `id` transferred `n` bytes. `release`: it transferred less
+    /// than it was allowed (or its own limit holds it back), so the rest of
+    /// its quota goes to the other contenders.
     pub(crate) fn consume(
         &mut self,
         id: MemberId,
         n: u64,
-        satisfied: bool,
+        release: bool,
         now: Instant,
         min_share: i64,
     ) {
         self.process_round(now, min_share);
         self.bucket.consume(n);
         let round = self.round.unwrap_or(0);
+        let level = self.level;
         let Some(slot) = self.slots.get_mut(&id) else {
             return;
         };
         let n = to_i64(n);
         let from_quota = n.min(slot.quota.max(0));
         slot.quota -= from_quota;
-        let rest = n - from_quota;
-        let from_pool = rest.min(self.pool.max(0));
-        self.pool -= from_pool;
-        // what came from the pool was unclaimed: free; the rest is charged
-        let charged = i128::from(from_quota) + i128::from(rest - from_pool);
+        let mut rest = n - from_quota;
+        // then the member's share of released quota: free, it was unclaimed
+        let extra = i64::try_from(((level - slot.taken) / FRAC).max(0)).unwrap_or(i64::MAX);
+        let from_extra = rest.min(extra);
+        slot.taken = slot.taken.saturating_add(i128::from(from_extra) * FRAC);
+        rest -= from_extra;
+        // then what nobody contended for: free as well
+        let from_open = rest.min(self.open.max(0));
+        self.open -= from_open;
+        rest -= from_open;
+        // what came out of its quota, or beyond every allowance, is charged
+        let charged = i128::from(from_quota) + i128::from(rest);
         slot.deficit = slot.deficit.saturating_sub(charged.saturating_mul(FRAC));
         slot.active_until = slot.active_until.max(round.saturating_add(1));
-        if satisfied && slot.contending {
-            slot.contending = false;
-            slot.deficit = slot.deficit.min(0);
-            self.pool = self.pool.saturating_add(slot.quota.max(0));
-            slot.quota = 0;
-            self.contending = self.contending.saturating_sub(1);
+        if release {
+            self.release(id);
         }
+    }
+
+    /// Gives the rest of `id`'s quota to the other contenders and forgets
+    /// what it was owed; it keeps contending (next round it gets a quota).
+    fn release(&mut self, id: MemberId) {
+        let others = self.contending.saturating_sub(usize::from(
+            self.slots.get(&id).is_some_and(|s| s.contending),
+        ));
+        let Some(slot) = self.slots.get_mut(&id) else {
+            return;
+        };
+        let quota = std::mem::take(&mut slot.quota).max(0);
+        slot.deficit = slot.deficit.min(0);
+        if quota == 0 {
+            return;
+        }
+        if others == 0 {
+            self.open = self.open.saturating_add(quota);
+            return;
+        }
+        let per = i128::from(quota) * FRAC / others as i128;
+        self.level = self.level.saturating_add(per);
+        // the releaser does not get a share of its own quota back
+        slot.taken = slot.taken.saturating_add(per);
     }
 
     /// Manual decrement of the group bucket (libevent's
@@ -209,7 +251,7 @@ impl Lane {
         let old = self.bucket.current();
         self.bucket.decrement(n);
         let new = self.bucket.current();
-        self.pool = self.pool.saturating_sub(n).clamp(0, new.max(0));
+        self.open = self.open.saturating_sub(n).clamp(0, new.max(0));
         if old > 0 && new <= 0 {
             debug!(direction = %self.direction, tokens = new, "group suspended by a manual decrement");
             self.suspended = true;
@@ -242,12 +284,17 @@ impl Lane {
         if self.suspended {
             return 0;
         }
-        let quota = self.slots.get(&id).map_or(0, |s| s.quota);
-        if quota > 0 {
+        let Some(slot) = self.slots.get(&id) else {
+            return 0;
+        };
+        let share = i64::try_from(((self.level - slot.taken) / FRAC).max(0)).unwrap_or(i64::MAX);
+        let extra = share
+            .saturating_add(self.open.max(0))
+            .min(self.bucket.current().max(0));
+        if slot.quota > 0 {
             // the tail of a quota is raised to min_share: no tiny transfers
-            return quota.max(min_share);
+            return slot.quota.saturating_add(extra).max(min_share);
         }
-        let extra = self.pool.min(self.bucket.current());
         if extra >= min_share {
             extra
         } else {
@@ -284,14 +331,14 @@ impl Lane {
                 slot.contending = false;
                 self.contending = self.contending.saturating_sub(1);
             }
-            if slot.quota > 0 {
-                slot.quota = 0;
+            if slot.quota > 0 || !slot.contending {
                 slot.deficit = slot.deficit.min(0);
             }
-            if !slot.contending {
-                slot.deficit = slot.deficit.min(0);
-            }
+            slot.quota = 0;
+            slot.taken = 0;
         }
+        self.level = 0;
+        self.open = 0;
         let n = self.contending;
         let members = n.max(1) as i128;
         let share = (i128::from(self.bucket.rate()) + members - 1) / members;
@@ -310,50 +357,51 @@ impl Lane {
             debug!(direction = %self.direction, tokens, "group suspended: bucket empty");
             self.suspended = true;
         }
-        self.pool = 0;
         if self.suspended {
             return;
         }
         if n == 0 {
-            self.pool = tokens.max(0);
+            self.open = tokens.max(0);
             return;
         }
 
-        // split what nobody is owed among the contenders
-        let owed: i128 = self
-            .slots
-            .values()
-            .filter(|s| s.contending)
-            .map(|s| s.deficit.max(0))
-            .sum();
-        let unowed = i128::from(tokens).saturating_mul(FRAC) - owed;
-        if unowed > 0 {
-            let per = unowed / n as i128;
-            for slot in self.slots.values_mut().filter(|s| s.contending) {
-                slot.deficit = slot.deficit.saturating_add(per);
-            }
-        }
-
-        // quotas: each deficit rounded up, at least min_share; most owed first
-        let mut wants: Vec<(i128, MemberId, i128)> = self
+        // water filling: raise every contender's deficit by the same amount
+        // so that the positive deficits add up to the whole bucket
+        let mut order: Vec<(i128, MemberId)> = self
             .slots
             .iter()
-            .filter(|(_, s)| s.contending && s.deficit > 0)
-            .map(|(&id, s)| {
-                let want = (s.deficit + FRAC - 1) / FRAC;
-                (s.deficit, id, want.max(i128::from(min_share)))
-            })
+            .filter(|(_, s)| s.contending)
+            .map(|(&id, s)| (s.deficit, id))
             .collect();
-        let total: i128 = wants.iter().map(|w| w.2).sum();
-        let mut remaining = i128::from(tokens);
-        if total > remaining {
-            wants.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-        }
-        let min_share = i128::from(min_share);
-        for (_, id, want) in wants {
-            if remaining <= 0 {
+        order.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        let target = i128::from(tokens).saturating_mul(FRAC);
+        let mut raise = 0i128;
+        let mut prefix = 0i128;
+        for (k, &(d, _)) in order.iter().enumerate() {
+            prefix = prefix.saturating_add(d);
+            let candidate = (target.saturating_sub(prefix)) / (k as i128 + 1);
+            raise = candidate;
+            let next_positive = order
+                .get(k + 1)
+                .is_some_and(|&(next, _)| next.saturating_add(candidate) > 0);
+            if !next_positive {
                 break;
             }
+        }
+        for slot in self.slots.values_mut().filter(|s| s.contending) {
+            slot.deficit = slot.deficit.saturating_add(raise);
+        }
+
+        // quotas: each positive deficit rounded up, at least min_share,
+        // most owed first (the order is unchanged by the common raise)
+        let min_share = i128::from(min_share);
+        let mut remaining = i128::from(tokens);
+        for &(d, id) in &order {
+            let d = d.saturating_add(raise);
+            if remaining <= 0 || d <= 0 {
+                break;
+            }
+            let want = ((d + FRAC - 1) / FRAC).max(min_share);
             let quota = if want <= remaining {
                 want
             } else if remaining >= min_share {
@@ -366,13 +414,13 @@ impl Lane {
             }
             remaining -= quota;
         }
-        self.pool = i64::try_from(remaining.max(0)).unwrap_or(i64::MAX);
+        self.open = i64::try_from(remaining.max(0)).unwrap_or(i64::MAX);
         trace!(
             direction = %self.direction,
             tick,
             tokens,
             contending = n,
-            pool = self.pool,
+            open = self.open,
             "group round"
         );
     }
@@ -408,15 +456,19 @@ mod tests {
     }
 
     #[test]
-    fn satisfied_member_releases_its_quota_to_the_pool() {
-        let (mut l, t0) = lane(1000, 1000, 2);
-        assert_eq!(l.grant(0, t0, 1).bytes, 500);
+    fn released_quota_is_shared_by_the_other_contenders() {
+        let (mut l, t0) = lane(1200, 1200, 3);
+        assert_eq!(l.grant(0, t0, 1).bytes, 400);
         l.consume(0, 100, true, t0, 1);
-        assert_eq!(l.contending(), 1);
-        assert_eq!(l.grant(1, t0, 1).bytes, 500);
-        l.consume(1, 500, false, t0, 1);
-        // member 1 may take what member 0 did not want
-        assert_eq!(l.grant(1, t0, 1).bytes, 400);
+        // member 0 still contends (next round it gets a quota again)
+        assert_eq!(l.contending(), 3);
+        // its 300 unused bytes: 150 more for each of the others
+        assert_eq!(l.grant(1, t0, 1).bytes, 550);
+        l.consume(1, 550, false, t0, 1);
+        assert_eq!(l.grant(1, t0, 1).bytes, 0);
+        assert_eq!(l.grant(2, t0, 1).bytes, 550);
+        // not for the member that released it
+        assert_eq!(l.grant(0, t0, 1).bytes, 0);
     }
 
     #[test]

@@ -278,12 +278,12 @@ impl Member {
         g.lane(dir).wakeup(self.id, now, min_share)
     }
 
-    /// `n` bytes were transferred; `satisfied` when fewer than granted.
-    pub(crate) fn consume(&self, dir: Direction, n: u64, satisfied: bool, now: Instant) {
+    /// `n` bytes were transferred; `release`: it transferred less than allowed, or its own bucket ran dry.
+    pub(crate) fn consume(&self, dir: Direction, n: u64, release: bool, now: Instant) {
         let mut g = self.group.lock();
         let min_share = g.min_share;
         g.totals[dir.index()] = g.totals[dir.index()].saturating_add(n);
-        g.lane(dir).consume(self.id, n, satisfied, now, min_share);
+        g.lane(dir).consume(self.id, n, release, now, min_share);
     }
 }
 
@@ -376,10 +376,8 @@ mod tests {
         assert_eq!(a.grant(Direction::Read, t0).bytes, 0);
         g.decrement_read(-200, t0);
         assert_eq!(g.read_limit(t0), 200);
-        // its quota for this tick, then the credit
-        assert_eq!(a.grant(Direction::Read, t0).bytes, 100);
-        a.consume(Direction::Read, 100, false, t0);
-        assert_eq!(a.grant(Direction::Read, t0).bytes, 100);
+        // its quota for this tick plus the credit
+        assert_eq!(a.grant(Direction::Read, t0).bytes, 300);
     }
 
     #[test]

@@ -291,10 +291,10 @@ impl RateLimiter {
             own_exhausted = bucket.current() <= 0;
         }
         if let Some(member) = &self.member {
-            // no longer competing for the group's tokens when it wanted
-            // less than granted, or its own bucket is what holds it back
-            let satisfied = granted.is_some_and(|g| n < g) || own_exhausted;
-            member.consume(dir, n, satisfied, now);
+            // it moved less than allowed, or its own bucket is what holds
+            // it back: the rest of its group quota goes to the others
+            let release = granted.is_some_and(|g| n < g) || own_exhausted;
+            member.consume(dir, n, release, now);
         }
     }
 
@@ -518,9 +518,9 @@ mod tests {
         assert_eq!(slow.max_to_read(t0), 100);
         slow.on_read(100, t0);
         // slow's own bucket holds it back: fast may use the rest
-        assert_eq!(fast.max_to_read(t0), 500);
-        fast.on_read(500, t0);
-        assert_eq!(fast.max_to_read(t0), 400);
+        assert_eq!(fast.max_to_read(t0), 900);
+        fast.on_read(900, t0);
+        assert_eq!(fast.max_to_read(t0), 0);
         assert_eq!(slow.read_wakeup(t0), Some(t0 + TICK));
     }
 
