@@ -308,6 +308,12 @@ impl BufferEvent {
     /// output is pushed through every filter (with `Finished`, so trailers
     /// are written), the transport's write side is shut down, and then the
     /// driver ([`run`](Self::run)) returns and drops the bufferevent.
+    ///
+    /// Input arriving after this is not read. Closing a TCP socket with
+    /// unread input makes the kernel reset the connection, which can destroy
+    /// data still on its way to the peer; if the peer may still be sending,
+    /// use `flush(FlushMode::Finished)` (half-close), keep reading until its
+    /// `EOF`, then close.
     pub fn close_gracefully(&mut self) {
         if self.closing {
             return;
