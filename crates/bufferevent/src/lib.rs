@@ -82,7 +82,8 @@ pub mod porting {}
 pub use crate::backend::Kind;
 pub use crate::bufferevent::BufferEvent;
 pub use crate::core::{
-    Dir, Events, Limiter, Quota, Watermark, DEFAULT_MAX_INPUT, DEFAULT_MAX_OUTPUT, DEFAULT_READ_SIZE,
+    Dir, Events, Limiter, Quota, Watermark, DEFAULT_MAX_INPUT, DEFAULT_MAX_OUTPUT,
+    DEFAULT_READ_SIZE,
 };
 pub use crate::error::{Error, FilterError, FilterErrorKind, Side};
 pub use crate::face::handle::Handle;
