@@ -502,3 +502,91 @@ async fn filter_hooks_send_unprompted_output_and_raise_events() {
     assert_eq!(events.lock().unwrap().join(","), "0x80,read data,0x11");
     drop(far);
 }
+
+#[test]
+fn s63_flush_reports_whether_a_filter_call_returned_ok() {
+    let (near, _far) = BufferEvent::pair(Options::default());
+    let holds = |_: &mut EvBuffer, _: &mut EvBuffer, _: Option<usize>, _: FlushMode| {
+        Ok(FilterStatus::NeedMore)
+    };
+    let mut f = BufferEvent::filter(near, PassThrough, holds, Options::default());
+    f.write(b"kept").unwrap();
+    assert!(!f.flush(FlushMode::Flush).unwrap());
+    let (near, _far) = BufferEvent::pair(Options::default());
+    let mut f = BufferEvent::filter(near, PassThrough, PassThrough, Options::default());
+    assert!(f.flush(FlushMode::Flush).unwrap());
+}
+
+#[tokio::test(start_paused = true)]
+async fn quirk_67_idle_filter_gets_no_write_timeout_but_a_stalled_one_does() {
+    use std::time::Duration;
+    // idle
+    let (_client, server) = tcp_pair().await;
+    let mut f = BufferEvent::filter(
+        BufferEvent::socket(server, Options::default()),
+        PassThrough,
+        PassThrough,
+        Options::default(),
+    );
+    f.set_timeouts(None, Some(Duration::from_secs(1)));
+    f.enable(Dir::WRITE);
+    let h = f.handle();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s2 = seen.clone();
+    let t = tokio::spawn(
+        f.run(Callbacks::new().on_event(move |_, what| s2.lock().unwrap().push(what.bits()))),
+    );
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    assert!(
+        seen.lock().unwrap().is_empty(),
+        "libevent reports 1 here (#67)"
+    );
+    h.close().await.unwrap();
+    within(10, t).await.unwrap();
+
+    // stalled: the peer never reads, output stays pending below the filter
+    let (_client, server) = tcp_pair().await;
+    let mut f = BufferEvent::filter(
+        BufferEvent::socket(server, Options::default()),
+        PassThrough,
+        PassThrough,
+        Options::default(),
+    );
+    f.set_timeouts(None, Some(Duration::from_secs(1)));
+    f.write(&pattern(32 << 20)).unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s2 = seen.clone();
+    within(
+        100,
+        f.run(Callbacks::new().on_event(move |bev, what| {
+            s2.lock().unwrap().push(what.bits());
+            bev.close();
+        })),
+    )
+    .await;
+    assert_eq!(*seen.lock().unwrap(), vec![0x42]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn async_read_timeout_is_timed_out_once() {
+    use std::time::Duration;
+    let (mut client, server) = tcp_pair().await;
+    let mut f = BufferEvent::filter(
+        BufferEvent::socket(server, Options::default()),
+        upper,
+        PassThrough,
+        Options::default(),
+    );
+    f.set_timeouts(Some(Duration::from_secs(2)), None);
+    let mut buf = [0u8; 16];
+    let e = within(100, AsyncReadExt::read(&mut f, &mut buf))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::TimedOut);
+    // reading again re-enables and works
+    client.write_all(b"late").await.unwrap();
+    let n = within(100, AsyncReadExt::read(&mut f, &mut buf))
+        .await
+        .unwrap();
+    assert_eq!(&buf[..n], b"LATE");
+}
