@@ -80,17 +80,18 @@ impl TokenBucket {
         }
     }
 
-    /// Bytes added per tick.
+    /// Bytes added per tick (libevent's `read_rate` / `write_rate`).
     pub fn rate(&self) -> i64 {
         self.rate
     }
 
-    /// Most tokens a refill leaves in the bucket.
+    /// Most tokens a refill leaves in the bucket (libevent's
+    /// `read_maximum` / `write_maximum`).
     pub fn burst(&self) -> i64 {
         self.burst
     }
 
-    /// The tick length.
+    /// The tick length (libevent's `tick_timeout`).
     pub fn tick(&self) -> Duration {
         self.tick
     }
@@ -104,7 +105,8 @@ impl TokenBucket {
         u64::try_from(elapsed / tick).unwrap_or(u64::MAX)
     }
 
-    /// The instant tick `index` starts, if it is representable.
+    /// The instant tick `index` starts, if it is representable (libevent
+    /// fires its `refill_bucket_event` at tick starts).
     pub fn tick_start(&self, index: u64) -> Option<Instant> {
         let nanos = self.tick.as_nanos().checked_mul(u128::from(index))?;
         let secs = u64::try_from(nanos / 1_000_000_000).ok()?;
@@ -146,18 +148,21 @@ impl TokenBucket {
         i64::try_from(filled.min(i128::from(self.burst))).unwrap_or(self.burst)
     }
 
-    /// Refills, then returns the tokens (negative when overdrawn).
+    /// Refills, then returns the tokens, negative when overdrawn (libevent's
+    /// `read_limit` / `write_limit` after `ev_token_bucket_update_`).
     pub fn tokens(&mut self, now: Instant) -> i64 {
         self.refill(now);
         self.tokens
     }
 
-    /// The tokens as of the last refill, without refilling.
+    /// The tokens as of the last refill, without refilling (libevent's
+    /// `read_limit` / `write_limit` as stored).
     pub fn current(&self) -> i64 {
         self.tokens
     }
 
-    /// Takes `n` bytes that were transferred. May go negative.
+    /// Takes `n` bytes that were transferred; may go negative (libevent's
+    /// `bufferevent_decrement_read_buckets_` on one bucket).
     pub fn consume(&mut self, n: u64) {
         self.tokens = self.tokens.saturating_sub(to_i64(n));
     }

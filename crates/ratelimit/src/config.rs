@@ -30,7 +30,8 @@ pub const MAX_TICK: Duration = Duration::from_millis(u32::MAX as u64);
 /// `NULL` `tick_len`.
 pub const DEFAULT_TICK: Duration = Duration::from_secs(1);
 
-/// One of the two directions bytes move in.
+/// One of the two directions bytes move in (libevent's `EV_READ` /
+/// `EV_WRITE` bits of a `short` mask).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Direction {
     /// Bytes read from the transport into the input (libevent's `EV_READ`).
@@ -40,7 +41,7 @@ pub enum Direction {
 }
 
 impl Direction {
-    /// Both directions, read first.
+    /// Both directions, read first (`EV_READ|EV_WRITE`).
     pub const BOTH: [Direction; 2] = [Direction::Read, Direction::Write];
 
     pub(crate) fn index(self) -> usize {
@@ -118,12 +119,15 @@ impl RateLimitConfig {
         })
     }
 
-    /// The same rate and burst in both directions.
+    /// The same rate and burst in both directions: `ev_token_bucket_cfg_new`
+    /// with equal read and write arguments.
     pub fn symmetric(rate: u64, burst: u64, tick: Option<Duration>) -> Result<Self, ConfigError> {
         Self::new(rate, burst, rate, burst, tick)
     }
 
-    /// [`new`](Self::new), already wrapped in the `Arc` limiters take.
+    /// [`new`](Self::new), already wrapped in the `Arc` limiters take (in
+    /// place of libevent's `ev_token_bucket_cfg_free`, which must wait for
+    /// every user to go).
     pub fn shared(
         read_rate: u64,
         read_burst: u64,
@@ -159,7 +163,7 @@ impl RateLimitConfig {
         self.tick
     }
 
-    /// The rate of one direction.
+    /// The rate of one direction (`read_rate` or `write_rate`).
     pub fn rate(&self, dir: Direction) -> u64 {
         match dir {
             Direction::Read => self.read_rate,
@@ -167,7 +171,7 @@ impl RateLimitConfig {
         }
     }
 
-    /// The burst of one direction.
+    /// The burst of one direction (`read_maximum` or `write_maximum`).
     pub fn burst(&self, dir: Direction) -> u64 {
         match dir {
             Direction::Read => self.read_burst,

@@ -130,7 +130,8 @@ impl RateLimitGroup {
         debug!(?cfg, "group configuration changed");
     }
 
-    /// The current configuration.
+    /// The current configuration (the copy libevent keeps in the group's
+    /// `rate_limit_cfg`).
     pub fn config(&self) -> RateLimitConfig {
         self.lock().cfg
     }
@@ -169,7 +170,8 @@ impl RateLimitGroup {
         self.limit(Direction::Write, now)
     }
 
-    /// The group's bucket for `dir` now.
+    /// The group's bucket for `dir` now ([`read_limit`](Self::read_limit) or
+    /// [`write_limit`](Self::write_limit)).
     pub fn limit(&self, dir: Direction, now: Instant) -> i64 {
         let mut g = self.lock();
         let min_share = g.min_share;
@@ -189,7 +191,8 @@ impl RateLimitGroup {
         self.decrement(Direction::Write, n, now);
     }
 
-    /// Manual decrement of `dir`'s bucket.
+    /// Manual decrement of `dir`'s bucket ([`decrement_read`](Self::decrement_read)
+    /// or [`decrement_write`](Self::decrement_write)).
     pub fn decrement(&self, dir: Direction, n: i64, now: Instant) {
         let mut g = self.lock();
         let min_share = g.min_share;
@@ -211,7 +214,7 @@ impl RateLimitGroup {
         self.lock().totals = [0; 2];
     }
 
-    /// How many members the group has.
+    /// How many members the group has (libevent's `n_members`).
     pub fn member_count(&self) -> usize {
         self.lock().members
     }
@@ -231,7 +234,8 @@ impl RateLimitGroup {
         }
     }
 
-    /// Whether two handles are the same group.
+    /// Whether two handles are the same group (libevent compares group
+    /// pointers).
     pub fn same_group(&self, other: &RateLimitGroup) -> bool {
         Arc::ptr_eq(&self.inner, &other.inner)
     }

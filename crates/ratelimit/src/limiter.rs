@@ -22,7 +22,9 @@ pub const DEFAULT_MAX_SINGLE: usize = 16384;
 /// Largest accepted single read or write bound (libevent's `EV_SSIZE_MAX`).
 pub const MAX_SINGLE_LIMIT: usize = i64::MAX as usize;
 
-/// What may move in one direction right now.
+/// What may move in one direction right now (libevent's
+/// `bufferevent_get_read_max_` result plus the `BEV_SUSPEND_BW` state: a
+/// suspended direction and when its refill comes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Quota {
     /// Bytes that may be transferred now; 0 means the direction is
@@ -76,7 +78,8 @@ impl Default for RateLimiter {
 }
 
 impl RateLimiter {
-    /// No limit, single transfers bounded to [`DEFAULT_MAX_SINGLE`].
+    /// No limit, single transfers bounded to [`DEFAULT_MAX_SINGLE`] (a
+    /// bufferevent before any `bufferevent_set_rate_limit`).
     pub fn new() -> Self {
         RateLimiter {
             cfg: None,
@@ -87,7 +90,8 @@ impl RateLimiter {
         }
     }
 
-    /// A limiter with `cfg` set at `now`.
+    /// A limiter with `cfg` set at `now` ([`new`](Self::new) then
+    /// `bufferevent_set_rate_limit`).
     pub fn with_config(cfg: Arc<RateLimitConfig>, now: Instant) -> Self {
         let mut lim = Self::new();
         lim.set_config(Some(cfg), now);
@@ -126,7 +130,8 @@ impl RateLimiter {
         self.cfg = Some(cfg);
     }
 
-    /// This bufferevent's own configuration, if any.
+    /// This bufferevent's own configuration, if any (libevent's
+    /// `rate_limiting->cfg`).
     pub fn config(&self) -> Option<&Arc<RateLimitConfig>> {
         self.cfg.as_ref()
     }
@@ -147,12 +152,14 @@ impl RateLimiter {
         self.granted = [None; 2];
     }
 
-    /// The group this bufferevent is in, if any.
+    /// The group this bufferevent is in, if any (libevent's
+    /// `rate_limiting->group`).
     pub fn group(&self) -> Option<&RateLimitGroup> {
         self.member.as_ref().map(Member::group)
     }
 
-    /// Whether any rate limit (own or group) applies.
+    /// Whether any rate limit (own or group) applies (libevent's
+    /// `bevp->rate_limiting != NULL`, roughly).
     pub fn is_limited(&self) -> bool {
         self.cfg.is_some() || self.member.is_some()
     }
@@ -192,7 +199,8 @@ impl RateLimiter {
         self.limit(Direction::Write, now)
     }
 
-    /// This bufferevent's own bucket for `dir`.
+    /// This bufferevent's own bucket for `dir` ([`read_limit`](Self::read_limit)
+    /// or [`write_limit`](Self::write_limit)).
     pub fn limit(&mut self, dir: Direction, now: Instant) -> i64 {
         match self.buckets.as_mut() {
             Some(b) => b[dir.index()].tokens(now),
@@ -225,7 +233,9 @@ impl RateLimiter {
         self.quota(Direction::Write, want, now)
     }
 
-    /// Quota for `dir`; see [`read_quota`](Self::read_quota).
+    /// Quota for `dir` (libevent's `bufferevent_get_read_max_` /
+    /// `bufferevent_get_write_max_`, plus the retry instant); see
+    /// [`read_quota`](Self::read_quota).
     pub fn quota(&mut self, dir: Direction, want: usize, now: Instant) -> Quota {
         let i = dir.index();
         self.granted[i] = None;
@@ -278,7 +288,8 @@ impl RateLimiter {
         self.on_transfer(Direction::Write, n, now);
     }
 
-    /// `n` bytes moved in `dir`.
+    /// `n` bytes moved in `dir` (libevent's `bufferevent_decrement_read_buckets_`
+    /// / `bufferevent_decrement_write_buckets_`).
     pub fn on_transfer(&mut self, dir: Direction, n: usize, now: Instant) {
         let i = dir.index();
         let n = u64::try_from(n).unwrap_or(u64::MAX);
@@ -312,7 +323,8 @@ impl RateLimiter {
         self.decrement(Direction::Write, n, now)
     }
 
-    /// Manual decrement of the own bucket for `dir`.
+    /// Manual decrement of the own bucket for `dir` (libevent's
+    /// `bufferevent_decrement_read_limit` / `_write_limit`).
     pub fn decrement(&mut self, dir: Direction, n: i64, now: Instant) -> Result<(), LimitError> {
         let buckets = self
             .buckets
@@ -344,7 +356,9 @@ impl RateLimiter {
         }
     }
 
-    /// When `dir` may resume; `None` if it is not suspended by a limit.
+    /// When `dir` may resume; `None` if it is not suspended by a limit
+    /// (where libevent would arm its `refill_bucket_event` or wait for the
+    /// group's `master_refill_event`).
     pub fn wakeup(&mut self, dir: Direction, now: Instant) -> Option<Instant> {
         let i = dir.index();
         let own = self
