@@ -218,8 +218,8 @@ impl Lane {
         }
     }
 
-    /// Gives the rest of `id`'s quota to the other contenders and forgets
-    /// what it was owed; it keeps contending (next round it gets a quota).
+    /// Gives the rest of `id`'s quota to the other contenders for this
+    /// round; it keeps contending (next round it gets a quota).
     fn release(&mut self, id: MemberId) {
         let others = self.contending.saturating_sub(usize::from(
             self.slots.get(&id).is_some_and(|s| s.contending),
@@ -227,8 +227,10 @@ impl Lane {
         let Some(slot) = self.slots.get_mut(&id) else {
             return;
         };
+        // what it leaves unused stays owed to it (its deficit is kept, within
+        // the usual bound): a partial read is often only a momentarily empty
+        // socket, and next round makes up for it
         let quota = std::mem::take(&mut slot.quota).max(0);
-        slot.deficit = slot.deficit.min(0);
         if quota == 0 {
             return;
         }

@@ -245,3 +245,38 @@ fn members_on_different_threads_share_one_group() {
     assert_eq!(got, vec![100_000; 4]);
     assert_eq!(g.totals().0, 400_000);
 }
+
+#[test]
+fn partial_reads_from_momentarily_empty_sockets_stay_fair() {
+    // data arrives every 10 ms, twice as fast as each member's share, and
+    // each member reads once per 10 ms whatever has arrived: most reads
+    // are partial (less than allowed), as on a real socket
+    let t0 = Instant::now();
+    let g = group(80_000, 80_000, t0);
+    let mut lims: Vec<RateLimiter> = (0..8).map(|_| member(&g, t0)).collect();
+    let mut backlog = [0u64; 8];
+    let mut got = [0u64; 8];
+    let step = Duration::from_millis(10);
+    for k in 0..1000u32 {
+        let now = t0 + step * k;
+        for (i, lim) in lims.iter_mut().enumerate() {
+            // uneven arrivals: 1000..3000 bytes per 10 ms, 2000 on average
+            backlog[i] += 1000 + ((k as u64 * 7 + i as u64 * 13) % 5) * 500;
+            let q = lim.read_quota(usize::MAX, now);
+            if q.bytes == 0 {
+                continue;
+            }
+            let n = (q.bytes as u64).min(backlog[i]);
+            backlog[i] -= n;
+            lim.on_read(n as usize, now);
+            got[i] += n;
+        }
+    }
+    let xs: Vec<f64> = got.iter().map(|&x| x as f64).collect();
+    let total: f64 = xs.iter().sum();
+    assert_within(total, 8_000_000.0, 0.01, "group total");
+    for (i, x) in xs.iter().enumerate() {
+        assert_within(*x, 1_000_000.0, 0.10, &format!("member {i}"));
+    }
+    assert!(jain(&xs) >= 0.98, "Jain index {}", jain(&xs));
+}
