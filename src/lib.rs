@@ -7,6 +7,8 @@
 //! * [`listener`] — the connection listener (libevent's `evconnlistener`).
 //! * [`bufferevent`] — buffered connections with watermarks, timeouts, flush
 //!   modes, and socket, filter and pair backends (libevent's `struct bufferevent`).
+//! * [`filters`] — ready-made filters: byte transforms, framing, zlib/gzip, TLS
+//!   (rustls), composition, and an adapter for any tokio stream.
 //!
 //! The layers and the libevent-to-Rust map are described in the README.
 #![forbid(unsafe_code)]
@@ -14,4 +16,5 @@
 
 pub use bufferevent;
 pub use evbuffer;
+pub use filters;
 pub use listener;

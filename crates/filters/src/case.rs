@@ -64,8 +64,6 @@ impl Filter for AsciiCase {
     }
 }
 
-impl crate::FilterHooks for AsciiCase {}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -74,8 +72,16 @@ mod tests {
     #[test]
     fn upper_and_lower_all_modes_all_splits() {
         let input = b"Hello, libevent 5001!\n\xff\x00zZ";
-        check_all_splits(AsciiCase::upper, input, b"HELLO, LIBEVENT 5001!\n\xff\x00ZZ");
-        check_all_splits(AsciiCase::lower, input, b"hello, libevent 5001!\n\xff\x00zz");
+        check_all_splits(
+            AsciiCase::upper,
+            input,
+            b"HELLO, LIBEVENT 5001!\n\xff\x00ZZ",
+        );
+        check_all_splits(
+            AsciiCase::lower,
+            input,
+            b"hello, libevent 5001!\n\xff\x00zz",
+        );
     }
 
     #[test]

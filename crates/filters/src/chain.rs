@@ -9,10 +9,9 @@ use bufferevent::{Filter, FilterError, FilterStatus, FlushMode};
 use evbuffer::EvBuffer;
 
 use crate::util::status;
-use crate::{Error, FilterEvent, FilterHooks, HookedFilter};
+use crate::{Error, FilterEvent};
 
-/// Filters applied in order, as one [`Filter`]. Stages are [`HookedFilter`]s (wrap a plain
-/// filter or closure in [`NoHooks`](crate::NoHooks)).
+/// Filters applied in order, as one [`Filter`].
 ///
 /// * The flush mode is passed to every stage, except that FINISHED reaches a stage only once
 ///   everything upstream of it has been consumed in this call; until then the stage sees
@@ -38,7 +37,7 @@ use crate::{Error, FilterEvent, FilterHooks, HookedFilter};
 /// ```
 #[derive(Default)]
 pub struct Chain {
-    stages: Vec<Box<dyn HookedFilter>>,
+    stages: Vec<Box<dyn Filter>>,
     /// `bufs[i]` holds stage i's output (stage i + 1's input).
     bufs: Vec<EvBuffer>,
 }
@@ -47,7 +46,10 @@ impl std::fmt::Debug for Chain {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Chain")
             .field("stages", &self.stages.len())
-            .field("buffered", &self.bufs.iter().map(EvBuffer::len).collect::<Vec<_>>())
+            .field(
+                "buffered",
+                &self.bufs.iter().map(EvBuffer::len).collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -58,12 +60,12 @@ impl Chain {
         Self::default()
     }
     /// Adds `filter` as the last stage.
-    pub fn then<F: HookedFilter + 'static>(mut self, filter: F) -> Self {
+    pub fn then<F: Filter + 'static>(mut self, filter: F) -> Self {
         self.push(Box::new(filter));
         self
     }
     /// Adds a boxed filter as the last stage.
-    pub fn push(&mut self, filter: Box<dyn HookedFilter>) {
+    pub fn push(&mut self, filter: Box<dyn Filter>) {
         if !self.stages.is_empty() {
             self.bufs.push(EvBuffer::new());
         }
@@ -114,9 +116,7 @@ impl Filter for Chain {
         }
         Ok(status(dst.len().saturating_sub(before)))
     }
-}
 
-impl FilterHooks for Chain {
     /// True when a stage wants to write or bytes wait between stages.
     fn wants_write(&self) -> bool {
         self.stages.iter().any(|s| s.wants_write()) || self.bufs.iter().any(|b| !b.is_empty())
@@ -144,7 +144,12 @@ mod tests {
     #[test]
     fn decode_chain_all_splits() {
         // Lines -> upper -> count: split-invariant as a whole.
-        let make = || Chain::new().then(Lines::new(Eol::Crlf, 20)).then(AsciiCase::upper()).then(Counting::new());
+        let make = || {
+            Chain::new()
+                .then(Lines::new(Eol::Crlf, 20))
+                .then(AsciiCase::upper())
+                .then(Counting::new())
+        };
         check_all_splits(make, b"ab\r\ncd\nef", b"AB\nCD\nEF\n");
     }
 
@@ -157,10 +162,14 @@ mod tests {
         for _ in 0..5 {
             wire.extend_from_slice(b"\x03abc");
         }
-        let mut f = Chain::new().then(LengthDecoder::new(fmt)).then(Lines::new(Eol::Lf, 100));
+        let mut f = Chain::new()
+            .then(LengthDecoder::new(fmt))
+            .then(Lines::new(Eol::Lf, 100));
         let out = run_limited(&mut f, &wire, 4, 100).unwrap();
         assert_eq!(out, b"abcabcabcabcabc\n");
-        let mut enc = Chain::new().then(LengthEncoder::new(fmt)).then(LengthDecoder::new(fmt));
+        let mut enc = Chain::new()
+            .then(LengthEncoder::new(fmt))
+            .then(LengthDecoder::new(fmt));
         let data = pseudo_random(1, 1000);
         let out = run_limited(&mut enc, &data, 7, 300).unwrap();
         assert_eq!(out, data);
@@ -169,7 +178,9 @@ mod tests {
 
     #[test]
     fn errors_propagate() {
-        let mut f = Chain::new().then(Counting::new()).then(Lines::new(Eol::Lf, 2));
+        let mut f = Chain::new()
+            .then(Counting::new())
+            .then(Lines::new(Eol::Lf, 2));
         let e = run_chunks(&mut f, &[b"abcdef"], FlushMode::Normal, None).unwrap_err();
         assert!(e.to_string().contains("no end of line"), "{e}");
     }

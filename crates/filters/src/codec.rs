@@ -85,7 +85,11 @@ where
     {
         CodecFilter {
             decoder,
-            encoder: MapItem { map, encoder, _item: PhantomData },
+            encoder: MapItem {
+                map,
+                encoder,
+                _item: PhantomData,
+            },
             buf: BytesMut::new(),
             out: BytesMut::new(),
             max_buffer: 8 << 20,
@@ -124,7 +128,9 @@ fn codec_error(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Filter
 impl<D, E> CodecFilter<D, E> {
     /// Moves as much of `src` as fits into the decoder's buffer; returns how much moved.
     fn refill(&mut self, src: &mut EvBuffer) -> Result<usize, Error> {
-        let n = src.len().min(self.max_buffer.saturating_sub(self.buf.len()));
+        let n = src
+            .len()
+            .min(self.max_buffer.saturating_sub(self.buf.len()));
         for e in src.peek(..n) {
             self.buf.extend_from_slice(e);
         }
@@ -153,9 +159,12 @@ where
         while added < budget {
             match self.decoder.decode(&mut self.buf).map_err(codec_error)? {
                 Some(item) => {
-                    self.encoder.encode(item, &mut self.out).map_err(codec_error)?;
+                    self.encoder
+                        .encode(item, &mut self.out)
+                        .map_err(codec_error)?;
                     added += self.out.len();
-                    dst.add_bytes(self.out.split().freeze()).map_err(Error::from)?;
+                    dst.add_bytes(self.out.split().freeze())
+                        .map_err(Error::from)?;
                 }
                 None if self.refill(src)? > 0 => {}
                 None if self.buf.len() >= self.max_buffer => {
@@ -170,17 +179,22 @@ where
             }
         }
         if mode == FlushMode::Finished && src.is_empty() && added < budget {
-            while let Some(item) = self.decoder.decode_eof(&mut self.buf).map_err(codec_error)? {
-                self.encoder.encode(item, &mut self.out).map_err(codec_error)?;
+            while let Some(item) = self
+                .decoder
+                .decode_eof(&mut self.buf)
+                .map_err(codec_error)?
+            {
+                self.encoder
+                    .encode(item, &mut self.out)
+                    .map_err(codec_error)?;
                 added += self.out.len();
-                dst.add_bytes(self.out.split().freeze()).map_err(Error::from)?;
+                dst.add_bytes(self.out.split().freeze())
+                    .map_err(Error::from)?;
             }
         }
         Ok(status(added))
     }
 }
-
-impl<D, E> crate::FilterHooks for CodecFilter<D, E> {}
 
 #[cfg(test)]
 mod tests {
@@ -188,39 +202,72 @@ mod tests {
     use crate::testutil::*;
     use tokio_util::codec::{BytesCodec, LengthDelimitedCodec, LinesCodec};
 
-    fn lines_to_frames() -> CodecFilter<LinesCodec, MapItem<impl FnMut(String) -> bytes::Bytes + Send, LengthDelimitedCodec, String>> {
+    fn lines_to_frames() -> CodecFilter<
+        LinesCodec,
+        MapItem<impl FnMut(String) -> bytes::Bytes + Send, LengthDelimitedCodec, String>,
+    > {
         CodecFilter::with_map(
             LinesCodec::new_with_max_length(16),
             |s: String| bytes::Bytes::from(s),
-            LengthDelimitedCodec::builder().length_field_length(1).new_codec(),
+            LengthDelimitedCodec::builder()
+                .length_field_length(1)
+                .new_codec(),
         )
     }
 
     #[test]
     fn lines_to_length_frames_all_splits() {
-        check_all_splits(lines_to_frames, b"ab\ncde\r\n\nxyz", b"\x02ab\x03cde\x00\x03xyz");
+        check_all_splits(
+            lines_to_frames,
+            b"ab\ncde\r\n\nxyz",
+            b"\x02ab\x03cde\x00\x03xyz",
+        );
     }
 
     #[test]
     fn identity_bytes_codec() {
         let data = pseudo_random(2, 100);
         let mut f = CodecFilter::new(BytesCodec::new(), BytesCodec::new());
-        let out = run_chunks(&mut f, &[&data[..50], &data[50..]], FlushMode::Normal, Some(FlushMode::Finished)).unwrap();
+        let out = run_chunks(
+            &mut f,
+            &[&data[..50], &data[50..]],
+            FlushMode::Normal,
+            Some(FlushMode::Finished),
+        )
+        .unwrap();
         assert_eq!(out, data);
     }
 
     #[test]
     fn errors() {
         // The codec's own limit.
-        let e = run_chunks(&mut lines_to_frames(), &[b"0123456789abcdefgh\n"], FlushMode::Normal, None).unwrap_err();
+        let e = run_chunks(
+            &mut lines_to_frames(),
+            &[b"0123456789abcdefgh\n"],
+            FlushMode::Normal,
+            None,
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("codec"), "{e}");
         // Our bound for a codec without one.
         let mut f = CodecFilter::new(LengthDelimitedCodec::new(), BytesCodec::new()).max_buffer(10);
-        let e = run_chunks(&mut f, &[b"\x00\x00\x00\x20", b"0123456789"], FlushMode::Normal, None).unwrap_err();
+        let e = run_chunks(
+            &mut f,
+            &[b"\x00\x00\x00\x20", b"0123456789"],
+            FlushMode::Normal,
+            None,
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("maximum of 10"), "{e}");
         // decode_eof with a partial frame.
         let mut f = CodecFilter::new(LengthDelimitedCodec::new(), BytesCodec::new());
-        let e = run_chunks(&mut f, &[b"\x00\x00\x00\x05ab"], FlushMode::Normal, Some(FlushMode::Finished)).unwrap_err();
+        let e = run_chunks(
+            &mut f,
+            &[b"\x00\x00\x00\x05ab"],
+            FlushMode::Normal,
+            Some(FlushMode::Finished),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("remaining"), "{e}");
     }
 }

@@ -85,8 +85,6 @@ impl Filter for Counting {
     }
 }
 
-impl crate::FilterHooks for Counting {}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,7 +96,13 @@ mod tests {
         check_all_splits(Counting::new, &input, &input);
         let mut f = Counting::new();
         let c = f.counter();
-        let out = run_chunks(&mut f, &[b"abc", b"", b"de"], FlushMode::Flush, Some(FlushMode::Finished)).unwrap();
+        let out = run_chunks(
+            &mut f,
+            &[b"abc", b"", b"de"],
+            FlushMode::Flush,
+            Some(FlushMode::Finished),
+        )
+        .unwrap();
         assert_eq!(out, b"abcde");
         assert_eq!(c.get(), 5);
         assert_eq!(c.reset(), 5);
@@ -110,7 +114,8 @@ mod tests {
         let mut f = Counting::new();
         let mut src = EvBuffer::from(&b"0123456789"[..]);
         let mut dst = EvBuffer::new();
-        f.process(&mut src, &mut dst, Some(3), FlushMode::Normal).unwrap();
+        f.process(&mut src, &mut dst, Some(3), FlushMode::Normal)
+            .unwrap();
         assert_eq!((src.len(), dst.len(), f.counter().get()), (7, 3, 3));
     }
 }

@@ -81,7 +81,9 @@ pub enum Error {
         source: flate2::DecompressError,
     },
     /// Decompression would exceed the configured output size or expansion ratio.
-    #[error("{format} decompression stopped: {output} bytes out of {input} bytes in exceeds {limit}")]
+    #[error(
+        "{format} decompression stopped: {output} bytes out of {input} bytes in exceeds {limit}"
+    )]
     DecompressionLimit {
         /// deflate, zlib or gzip.
         format: &'static str,
@@ -132,9 +134,9 @@ impl Error {
     /// The bufferevent-level category of this error.
     pub fn kind(&self) -> FilterErrorKind {
         match self {
-            Error::FrameTooLarge { .. } | Error::LineTooLong { .. } | Error::DecompressionLimit { .. } => {
-                FilterErrorKind::LimitExceeded
-            }
+            Error::FrameTooLarge { .. }
+            | Error::LineTooLong { .. }
+            | Error::DecompressionLimit { .. } => FilterErrorKind::LimitExceeded,
             Error::Truncated { .. } | Error::DirtyShutdown { .. } => FilterErrorKind::UnexpectedEof,
             Error::Buffer(_) | Error::Io(_) => FilterErrorKind::Io,
             Error::WriteAfterFinish { .. } | Error::InvalidConfig { .. } => FilterErrorKind::Other,

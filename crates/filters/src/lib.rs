@@ -40,7 +40,6 @@ mod chain;
 mod codec;
 mod counter;
 mod error;
-mod hooks;
 pub mod framing;
 mod map;
 mod stream;
@@ -54,12 +53,11 @@ pub mod zlib;
 #[cfg(test)]
 mod testutil;
 
-pub use bufferevent::{Filter, FilterError, FilterStatus, FlushMode};
+pub use bufferevent::{Filter, FilterError, FilterEvent, FilterStatus, FlushMode};
 pub use case::{AsciiCase, Case};
 pub use chain::Chain;
 pub use codec::CodecFilter;
 pub use counter::{ByteCounter, Counting};
 pub use error::{Error, Result};
-pub use hooks::{FilterEvent, FilterHooks, HookedFilter, NoHooks};
 pub use map::Map;
 pub use stream::FilteredStream;

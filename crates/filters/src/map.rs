@@ -62,8 +62,6 @@ impl<F: FnMut(u8) -> u8 + Send> Filter for Map<F> {
     }
 }
 
-impl<F> crate::FilterHooks for Map<F> {}
-
 /// Moves up to `limit` bytes from `src` to `dst`, calling `f` on each chunk in place.
 pub(crate) fn transform(
     src: &mut EvBuffer,
@@ -104,10 +102,22 @@ mod tests {
         let mut m = Map::new(|b| b);
         let mut src = EvBuffer::from(&b"0123456789"[..]);
         let mut dst = EvBuffer::new();
-        assert_eq!(m.process(&mut src, &mut dst, Some(4), FlushMode::Normal).unwrap(), FilterStatus::Ok);
+        assert_eq!(
+            m.process(&mut src, &mut dst, Some(4), FlushMode::Normal)
+                .unwrap(),
+            FilterStatus::Ok
+        );
         assert_eq!(dst, b"0123"[..]);
         assert_eq!(src.len(), 6);
-        assert_eq!(m.process(&mut src, &mut dst, Some(0), FlushMode::Normal).unwrap(), FilterStatus::NeedMore);
-        assert_eq!(m.process(&mut EvBuffer::new(), &mut dst, None, FlushMode::Finished).unwrap(), FilterStatus::NeedMore);
+        assert_eq!(
+            m.process(&mut src, &mut dst, Some(0), FlushMode::Normal)
+                .unwrap(),
+            FilterStatus::NeedMore
+        );
+        assert_eq!(
+            m.process(&mut EvBuffer::new(), &mut dst, None, FlushMode::Finished)
+                .unwrap(),
+            FilterStatus::NeedMore
+        );
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! [`FilteredStream`] is a small filter bufferevent without callbacks: it owns the four buffers
 //! (raw in, plaintext in, plaintext out, raw out), runs the input filter on what it reads and
-//! the output filter on what is written, and honours [`FilterHooks`] (so a TLS handshake is
+//! the output filter on what is written, and honours [`Filter::wants_write`] and [`Filter::take_event`] (so a TLS handshake is
 //! driven by reads, writes and flushes alike, as tokio-rustls does).
 
 use std::io::{self, IoSlice};
@@ -14,7 +14,9 @@ use bufferevent::{FilterError, FlushMode};
 use evbuffer::EvBuffer;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use crate::{FilterEvent, FilterHooks, HookedFilter};
+use bufferevent::Filter;
+
+use crate::FilterEvent;
 
 /// An async stream whose reads pass through an input filter and whose writes pass through an
 /// output filter.
@@ -90,8 +92,8 @@ fn to_io(e: FilterError) -> io::Error {
 impl<S, I, O> FilteredStream<S, I, O>
 where
     S: AsyncRead + AsyncWrite + Unpin,
-    I: HookedFilter + Unpin,
-    O: HookedFilter + Unpin,
+    I: Filter + Unpin,
+    O: Filter + Unpin,
 {
     /// Default `high_water`: 64 KiB.
     pub const DEFAULT_HIGH_WATER: usize = 64 * 1024;
@@ -163,7 +165,11 @@ where
 
     fn poll_handshake(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         loop {
-            if let Some(i) = self.events.iter().position(|e| *e == FilterEvent::Connected) {
+            if let Some(i) = self
+                .events
+                .iter()
+                .position(|e| *e == FilterEvent::Connected)
+            {
                 self.events.remove(i);
                 return Poll::Ready(Ok(()));
             }
@@ -198,7 +204,8 @@ where
     fn run_output(&mut self, mode: FlushMode) -> io::Result<bool> {
         let start = self.plain_out.len();
         for _ in 0..64 {
-            if mode == FlushMode::Normal && self.plain_out.is_empty() && !self.output.wants_write() {
+            if mode == FlushMode::Normal && self.plain_out.is_empty() && !self.output.wants_write()
+            {
                 break;
             }
             let (a, b) = (self.plain_out.len(), self.raw_out.len());
@@ -220,7 +227,10 @@ where
             FlushMode::Finished => None,
             _ => Some(self.high_water.saturating_sub(self.plain_in.len()).max(1)),
         };
-        if let Err(e) = self.input.process(&mut self.raw_in, &mut self.plain_in, limit, mode) {
+        if let Err(e) = self
+            .input
+            .process(&mut self.raw_in, &mut self.plain_in, limit, mode)
+        {
             // Let the output side queue what the failure produced (a TLS alert); the caller
             // writes it out best-effort.
             if self.output.wants_write() {
@@ -240,13 +250,14 @@ where
     /// Writes `raw_out` to the inner stream; Ready once it is empty.
     fn poll_write_raw(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         while !self.raw_out.is_empty() {
-            let slices: Vec<IoSlice<'_>> = self.raw_out.peek(..).take(64).map(IoSlice::new).collect();
+            let slices: Vec<IoSlice<'_>> =
+                self.raw_out.peek(..).take(64).map(IoSlice::new).collect();
             let n = ready!(Pin::new(&mut self.io).poll_write_vectored(cx, &slices))?;
             drop(slices);
             if n == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
-            self.raw_out.drain(n).map_err(|e| io::Error::other(e))?;
+            self.raw_out.drain(n).map_err(io::Error::other)?;
         }
         Poll::Ready(Ok(()))
     }
@@ -278,13 +289,19 @@ where
             if self.plain_in.len() >= self.max_input {
                 return Poll::Ready(Err(io::Error::new(
                     io::ErrorKind::OutOfMemory,
-                    format!("{} bytes read but not taken while a write waits for input", self.plain_in.len()),
+                    format!(
+                        "{} bytes read but not taken while a write waits for input",
+                        self.plain_in.len()
+                    ),
                 )));
             }
             if self.raw_in.len() >= self.max_input {
                 return Poll::Ready(Err(io::Error::new(
                     io::ErrorKind::InvalidData,
-                    format!("input filter made no progress on {} buffered bytes", self.raw_in.len()),
+                    format!(
+                        "input filter made no progress on {} buffered bytes",
+                        self.raw_in.len()
+                    ),
                 )));
             }
             let want = self.scratch.len().min(self.max_input - self.raw_in.len());
@@ -294,7 +311,9 @@ where
                 self.read_eof = true;
             } else {
                 let filled = rb.filled().len();
-                self.raw_in.add(&self.scratch[..filled]).map_err(io::Error::other)?;
+                self.raw_in
+                    .add(&self.scratch[..filled])
+                    .map_err(io::Error::other)?;
             }
         }
     }
@@ -315,7 +334,10 @@ where
             if self.read_done {
                 return Poll::Ready(Err(io::Error::new(
                     io::ErrorKind::BrokenPipe,
-                    format!("{} bytes could not be sent: the stream ended first", self.plain_out.len()),
+                    format!(
+                        "{} bytes could not be sent: the stream ended first",
+                        self.plain_out.len()
+                    ),
                 )));
             }
             // About to wait for the peer: everything produced so far must reach it (a TLS
@@ -330,10 +352,14 @@ where
 impl<S, I, O> AsyncRead for FilteredStream<S, I, O>
 where
     S: AsyncRead + AsyncWrite + Unpin,
-    I: HookedFilter + Unpin,
-    O: HookedFilter + Unpin,
+    I: Filter + Unpin,
+    O: Filter + Unpin,
 {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         loop {
             if !this.plain_in.is_empty() {
@@ -359,18 +385,27 @@ where
 impl<S, I, O> AsyncWrite for FilteredStream<S, I, O>
 where
     S: AsyncRead + AsyncWrite + Unpin,
-    I: HookedFilter + Unpin,
-    O: HookedFilter + Unpin,
+    I: Filter + Unpin,
+    O: Filter + Unpin,
 {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         if this.write_finished {
-            return Poll::Ready(Err(io::Error::new(io::ErrorKind::BrokenPipe, "write after shutdown")));
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "write after shutdown",
+            )));
         }
         if this.plain_out.len() + this.raw_out.len() >= this.high_water {
             ready!(this.poll_drain_output(cx, FlushMode::Normal))?;
         }
-        let n = buf.len().min(this.high_water.saturating_sub(this.plain_out.len()).max(1));
+        let n = buf
+            .len()
+            .min(this.high_water.saturating_sub(this.plain_out.len()).max(1));
         this.plain_out.add(&buf[..n]).map_err(io::Error::other)?;
         this.run_output(FlushMode::Normal)?;
         let _ = this.poll_write_raw(cx)?;
@@ -379,7 +414,11 @@ where
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        let mode = if this.write_finished { FlushMode::Normal } else { FlushMode::Flush };
+        let mode = if this.write_finished {
+            FlushMode::Normal
+        } else {
+            FlushMode::Flush
+        };
         ready!(this.poll_drain_output(cx, mode))?;
         Pin::new(&mut this.io).poll_flush(cx)
     }
@@ -397,7 +436,7 @@ where
     }
 }
 
-impl<S, I: FilterHooks, O: FilterHooks> FilteredStream<S, I, O> {
+impl<S, I, O> FilteredStream<S, I, O> {
     /// Bytes written but not yet filtered or not yet sent.
     pub fn pending_output(&self) -> usize {
         self.plain_out.len() + self.raw_out.len()

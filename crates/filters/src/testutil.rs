@@ -48,7 +48,11 @@ pub(crate) fn run_limited<F: Filter + ?Sized>(
     for _ in 0..1_000_000 {
         let before = src.len();
         let st = f.process(&mut src, &mut dst, Some(limit), FlushMode::Normal)?;
-        assert!(dst.len() <= limit + slack, "call wrote {} > {limit} + {slack}", dst.len());
+        assert!(
+            dst.len() <= limit + slack,
+            "call wrote {} > {limit} + {slack}",
+            dst.len()
+        );
         let progressed = !dst.is_empty() || src.len() != before;
         out.extend(contents(&dst));
         dst.clear();

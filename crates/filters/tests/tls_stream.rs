@@ -73,7 +73,12 @@ async fn our_client_against_tokio_rustls_server_megabytes_both_ways() {
         let mut got = Vec::new();
         r.read_to_end(&mut got).await.unwrap();
         writer.await.unwrap();
-        assert!(got == data, "echo differs ({} of {} bytes)", got.len(), data.len());
+        assert!(
+            got == data,
+            "echo differs ({} of {} bytes)",
+            got.len(),
+            data.len()
+        );
         server.await.unwrap();
     })
     .await
@@ -108,7 +113,10 @@ async fn tokio_rustls_client_against_our_server() {
         ccfg.alpn_protocols = vec![b"echo/1".to_vec()];
         let connector = tokio_rustls::TlsConnector::from(Arc::new(ccfg));
         let tcp = TcpStream::connect(addr).await.unwrap();
-        let mut tls = connector.connect("localhost".try_into().unwrap(), tcp).await.unwrap();
+        let mut tls = connector
+            .connect("localhost".try_into().unwrap(), tcp)
+            .await
+            .unwrap();
         let data = pseudo_random(2, 2 << 20);
         tls.write_all(&data).await.unwrap();
         // Half-close the TLS write side: close_notify, keep reading.
@@ -168,9 +176,15 @@ async fn certificate_error_reaches_the_caller_with_its_reason() {
         let acceptor = tokio_rustls::TlsAcceptor::from(rustls_server_config(&cert, &[]));
         let server = tokio::spawn(async move {
             let (tcp, _) = l.accept().await.unwrap();
-            acceptor.accept(tcp).await.map(|_| ()).unwrap_err().to_string()
+            acceptor
+                .accept(tcp)
+                .await
+                .map(|_| ())
+                .unwrap_err()
+                .to_string()
         });
-        let pair = TlsPair::client_for(client_config(other.roots(), &[]).unwrap(), "localhost").unwrap();
+        let pair =
+            TlsPair::client_for(client_config(other.roots(), &[]).unwrap(), "localhost").unwrap();
         let mut s = tls_stream(TcpStream::connect(addr).await.unwrap(), pair);
         let e = s.handshake().await.unwrap_err();
         assert!(e.to_string().contains("invalid peer certificate"), "{e}");
@@ -198,7 +212,11 @@ impl TempDir {
     fn new() -> Self {
         use std::sync::atomic::{AtomicU32, Ordering};
         static N: AtomicU32 = AtomicU32::new(0);
-        let p = std::env::temp_dir().join(format!("filters-tls-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed)));
+        let p = std::env::temp_dir().join(format!(
+            "filters-tls-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
         std::fs::create_dir_all(&p).unwrap();
         TempDir(p)
     }
@@ -210,7 +228,11 @@ impl Drop for TempDir {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 #[tokio::test]
@@ -221,10 +243,17 @@ async fn our_client_against_openssl_s_server() {
         let port = free_port();
         // -rev: s_server answers each line reversed; -naccept 1: exits after one client.
         let child = tokio::process::Command::new("openssl")
-            .args(["s_server", "-quiet", "-naccept", "1", "-rev", "-alpn", "echo/1", "-accept"])
+            .args([
+                "s_server", "-quiet", "-naccept", "1", "-rev", "-alpn", "echo/1", "-accept",
+            ])
             .arg(format!("127.0.0.1:{port}"))
-            .arg("-cert").arg(&c).arg("-key").arg(&k)
-            .stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null())
+            .arg("-cert")
+            .arg(&c)
+            .arg("-key")
+            .arg(&k)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
             .kill_on_drop(true)
             .spawn()
             .expect("openssl s_server");
@@ -236,7 +265,11 @@ async fn our_client_against_openssl_s_server() {
                 Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
             }
         };
-        let pair = TlsPair::client_for(client_config(cert.roots(), &[b"echo/1"]).unwrap(), "localhost").unwrap();
+        let pair = TlsPair::client_for(
+            client_config(cert.roots(), &[b"echo/1"]).unwrap(),
+            "localhost",
+        )
+        .unwrap();
         let session = pair.session();
         let mut s = tls_stream(tcp, pair);
         s.handshake().await.unwrap();
@@ -261,19 +294,36 @@ async fn openssl_s_client_against_our_server() {
         let scfg = rustls_server_config(&cert, &[]);
         let server = tokio::spawn(async move {
             let (tcp, _) = l.accept().await.unwrap();
-            let mut s = tls_stream(tcp, TlsPair::server(scfg).unwrap().allow_dirty_shutdown(true));
+            let mut s = tls_stream(
+                tcp,
+                TlsPair::server(scfg).unwrap().allow_dirty_shutdown(true),
+            );
             s.handshake().await.unwrap();
             let mut line = String::new();
             BufReader::new(&mut s).read_line(&mut line).await.unwrap();
-            s.write_all(format!("got: {line}").as_bytes()).await.unwrap();
+            s.write_all(format!("got: {line}").as_bytes())
+                .await
+                .unwrap();
             s.shutdown().await.unwrap(); // close_notify: s_client exits
             line
         });
         let mut child = tokio::process::Command::new("openssl")
-            .args(["s_client", "-quiet", "-verify_return_error", "-servername", "localhost", "-verify_hostname", "localhost", "-connect"])
+            .args([
+                "s_client",
+                "-quiet",
+                "-verify_return_error",
+                "-servername",
+                "localhost",
+                "-verify_hostname",
+                "localhost",
+                "-connect",
+            ])
             .arg(addr.to_string())
-            .arg("-CAfile").arg(&c)
-            .stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped())
+            .arg("-CAfile")
+            .arg(&c)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
             .expect("openssl s_client");
@@ -281,13 +331,27 @@ async fn openssl_s_client_against_our_server() {
         stdin.write_all(b"hello from openssl\n").await.unwrap();
         let mut out = Vec::new();
         let mut stdout = child.stdout.take().unwrap();
-        (&mut stdout).take(1 << 20).read_to_end(&mut out).await.unwrap();
+        (&mut stdout)
+            .take(1 << 20)
+            .read_to_end(&mut out)
+            .await
+            .unwrap();
         drop(stdin);
         let status = child.wait().await.unwrap();
         let mut err = String::new();
-        child.stderr.take().unwrap().read_to_string(&mut err).await.unwrap();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .await
+            .unwrap();
         assert_eq!(server.await.unwrap(), "hello from openssl\n");
-        assert_eq!(String::from_utf8_lossy(&out), "got: hello from openssl\n", "stderr: {err} status {status}");
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            "got: hello from openssl\n",
+            "stderr: {err} status {status}"
+        );
     })
     .await
     .unwrap();

@@ -12,7 +12,11 @@ use common::{run_bounded, text};
 use evbuffer::EvBuffer;
 use filters::zlib::{Compression, Compressor, DecompressLimits, Decompressor, Format};
 
-const FORMATS: [(Format, i32); 3] = [(Format::Deflate, -15), (Format::Zlib, 15), (Format::Gzip, 31)];
+const FORMATS: [(Format, i32); 3] = [
+    (Format::Deflate, -15),
+    (Format::Zlib, 15),
+    (Format::Gzip, 31),
+];
 
 fn contents(buf: &EvBuffer) -> Vec<u8> {
     buf.peek(..).flat_map(|e| e.iter().copied()).collect()
@@ -32,10 +36,15 @@ fn ours_compress(format: Format, data: &[u8]) -> Vec<u8> {
     let mut dst = EvBuffer::new();
     for (i, piece) in data.chunks(70_001).enumerate() {
         src.add(piece).unwrap();
-        let mode = if i % 3 == 1 { FlushMode::Flush } else { FlushMode::Normal };
+        let mode = if i % 3 == 1 {
+            FlushMode::Flush
+        } else {
+            FlushMode::Normal
+        };
         z.process(&mut src, &mut dst, None, mode).unwrap();
     }
-    z.process(&mut src, &mut dst, None, FlushMode::Finished).unwrap();
+    z.process(&mut src, &mut dst, None, FlushMode::Finished)
+        .unwrap();
     contents(&dst)
 }
 
@@ -45,9 +54,11 @@ fn ours_decompress(format: Format, wire: &[u8]) -> Vec<u8> {
     let mut dst = EvBuffer::new();
     for piece in wire.chunks(4093) {
         src.add(piece).unwrap();
-        d.process(&mut src, &mut dst, None, FlushMode::Normal).unwrap();
+        d.process(&mut src, &mut dst, None, FlushMode::Normal)
+            .unwrap();
     }
-    d.process(&mut src, &mut dst, None, FlushMode::Finished).unwrap();
+    d.process(&mut src, &mut dst, None, FlushMode::Finished)
+        .unwrap();
     assert!(d.is_done());
     contents(&dst)
 }
@@ -86,7 +97,8 @@ fn c_zlib_sees_everything_after_our_sync_flush() {
         let mut z = Compressor::new(format, Compression::default());
         let mut src = EvBuffer::from(&data[..]);
         let mut dst = EvBuffer::new();
-        z.process(&mut src, &mut dst, None, FlushMode::Flush).unwrap();
+        z.process(&mut src, &mut dst, None, FlushMode::Flush)
+            .unwrap();
         let code = format!(
             "import sys,zlib\nd=zlib.decompressobj({wbits})\nsys.stdout.buffer.write(d.decompress(sys.stdin.buffer.read()))"
         );

@@ -34,7 +34,10 @@ pub struct HeadTailEncoder {
 impl HeadTailEncoder {
     /// Frames with the given markers.
     pub fn new(head: impl Into<Bytes>, tail: impl Into<Bytes>) -> Self {
-        HeadTailEncoder { head: head.into(), tail: tail.into() }
+        HeadTailEncoder {
+            head: head.into(),
+            tail: tail.into(),
+        }
     }
     /// The seed's filter server (port 15000): `|--- HEAD ---|` … `|--- END ---|\n`.
     pub fn seed() -> Self {
@@ -107,8 +110,17 @@ impl HeadTailDecoder {
     /// If `head` or `tail` is empty (a frame could not be delimited).
     pub fn new(head: impl Into<Bytes>, tail: impl Into<Bytes>, max_frame: usize) -> Self {
         let (head, tail) = (head.into(), tail.into());
-        assert!(!head.is_empty() && !tail.is_empty(), "head and tail markers must not be empty");
-        HeadTailDecoder { head, tail, max_frame, scanned: 0, offset: 0 }
+        assert!(
+            !head.is_empty() && !tail.is_empty(),
+            "head and tail markers must not be empty"
+        );
+        HeadTailDecoder {
+            head,
+            tail,
+            max_frame,
+            scanned: 0,
+            offset: 0,
+        }
     }
     /// Decodes the seed's `|--- HEAD ---|` … `|--- END ---|\n` frames.
     pub fn seed(max_frame: usize) -> Self {
@@ -116,7 +128,11 @@ impl HeadTailDecoder {
     }
     /// Decodes the seed's first server's `================\n` frames.
     pub fn rule(max_frame: usize) -> Self {
-        Self::new(&b"================\n"[..], &b"================\n"[..], max_frame)
+        Self::new(
+            &b"================\n"[..],
+            &b"================\n"[..],
+            max_frame,
+        )
     }
 
     /// Looks for one whole frame at the start of `src`: `Ok(Some(payload_len))` when it is
@@ -130,7 +146,10 @@ impl HeadTailDecoder {
             return Err(Error::BadFrame {
                 what: "head/tail decoder",
                 offset: self.offset,
-                reason: format!("expected the head marker {:?}", String::from_utf8_lossy(&self.head)),
+                reason: format!(
+                    "expected the head marker {:?}",
+                    String::from_utf8_lossy(&self.head)
+                ),
             });
         }
         if have < h {
@@ -174,15 +193,15 @@ impl Filter for HeadTailDecoder {
             added += n;
         }
         if mode == FlushMode::Finished && !src.is_empty() && added < budget {
-            return Err(Error::Truncated { what: "head/tail decoder", buffered: src.len() }.into());
+            return Err(Error::Truncated {
+                what: "head/tail decoder",
+                buffered: src.len(),
+            }
+            .into());
         }
         Ok(status(added))
     }
 }
-
-impl crate::FilterHooks for HeadTailEncoder {}
-
-impl crate::FilterHooks for HeadTailDecoder {}
 
 #[cfg(test)]
 mod tests {
@@ -192,11 +211,29 @@ mod tests {
     #[test]
     fn encoder_frames_each_call() {
         for mode in [FlushMode::Normal, FlushMode::Flush, FlushMode::Finished] {
-            let out = run_chunks(&mut HeadTailEncoder::seed(), &[b"ab", b"", b"c"], mode, None).unwrap();
-            assert_eq!(out, b"|--- HEAD ---|ab|--- END ---|\n|--- HEAD ---|c|--- END ---|\n");
+            let out = run_chunks(
+                &mut HeadTailEncoder::seed(),
+                &[b"ab", b"", b"c"],
+                mode,
+                None,
+            )
+            .unwrap();
+            assert_eq!(
+                out,
+                b"|--- HEAD ---|ab|--- END ---|\n|--- HEAD ---|c|--- END ---|\n"
+            );
         }
-        let out = run_chunks(&mut HeadTailEncoder::rule(), &[b"HELLO, LIBEVENT 5001!\n"], FlushMode::Normal, Some(FlushMode::Finished)).unwrap();
-        assert_eq!(out, b"================\nHELLO, LIBEVENT 5001!\n================\n");
+        let out = run_chunks(
+            &mut HeadTailEncoder::rule(),
+            &[b"HELLO, LIBEVENT 5001!\n"],
+            FlushMode::Normal,
+            Some(FlushMode::Finished),
+        )
+        .unwrap();
+        assert_eq!(
+            out,
+            b"================\nHELLO, LIBEVENT 5001!\n================\n"
+        );
         assert_eq!(out.len(), 56);
     }
 
@@ -205,21 +242,32 @@ mod tests {
         let mut f = HeadTailEncoder::new(&b"<"[..], &b">"[..]);
         let mut src = EvBuffer::from(&b"abcdef"[..]);
         let mut dst = EvBuffer::new();
-        f.process(&mut src, &mut dst, Some(5), FlushMode::Normal).unwrap();
+        f.process(&mut src, &mut dst, Some(5), FlushMode::Normal)
+            .unwrap();
         assert_eq!(dst, b"<abc>"[..]);
-        f.process(&mut src, &mut dst, Some(1), FlushMode::Normal).unwrap();
+        f.process(&mut src, &mut dst, Some(1), FlushMode::Normal)
+            .unwrap();
         assert_eq!(dst, b"<abc><d>"[..]);
     }
 
     #[test]
     fn decoder_all_splits() {
         let mut wire = Vec::new();
-        for payload in [&b"get information: 10 bytes!"[..], b"x", b"|--- END --", b"\0\xff"] {
+        for payload in [
+            &b"get information: 10 bytes!"[..],
+            b"x",
+            b"|--- END --",
+            b"\0\xff",
+        ] {
             wire.extend_from_slice(b"|--- HEAD ---|");
             wire.extend_from_slice(payload);
             wire.extend_from_slice(b"|--- END ---|\n");
         }
-        check_all_splits(|| HeadTailDecoder::seed(64), &wire, b"get information: 10 bytes!x|--- END --\0\xff");
+        check_all_splits(
+            || HeadTailDecoder::seed(64),
+            &wire,
+            b"get information: 10 bytes!x|--- END --\0\xff",
+        );
     }
 
     #[test]
@@ -227,18 +275,42 @@ mod tests {
         let data = pseudo_random(7, 300);
         let data: Vec<u8> = data.into_iter().map(|b| b'a' + b % 26).collect();
         for i in 0..data.len() {
-            let wire = run_chunks(&mut HeadTailEncoder::seed(), &[&data[..i], &data[i..]], FlushMode::Normal, None).unwrap();
+            let wire = run_chunks(
+                &mut HeadTailEncoder::seed(),
+                &[&data[..i], &data[i..]],
+                FlushMode::Normal,
+                None,
+            )
+            .unwrap();
             let bytes: Vec<&[u8]> = wire.chunks(7).collect();
-            let out = run_chunks(&mut HeadTailDecoder::seed(300), &bytes, FlushMode::Normal, Some(FlushMode::Finished)).unwrap();
+            let out = run_chunks(
+                &mut HeadTailDecoder::seed(300),
+                &bytes,
+                FlushMode::Normal,
+                Some(FlushMode::Finished),
+            )
+            .unwrap();
             assert_eq!(out, data);
         }
     }
 
     #[test]
     fn decoder_errors() {
-        let e = run_chunks(&mut HeadTailDecoder::seed(10), &[b"|--- HEX"], FlushMode::Normal, None).unwrap_err();
+        let e = run_chunks(
+            &mut HeadTailDecoder::seed(10),
+            &[b"|--- HEX"],
+            FlushMode::Normal,
+            None,
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("head marker"), "{e}");
-        let e = run_chunks(&mut HeadTailDecoder::seed(10), &[b"junk"], FlushMode::Normal, None).unwrap_err();
+        let e = run_chunks(
+            &mut HeadTailDecoder::seed(10),
+            &[b"junk"],
+            FlushMode::Normal,
+            None,
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("byte 0"), "{e}");
         // Oversized: detected with at most max + tail bytes buffered, byte by byte too.
         let mut big = b"|--- HEAD ---|".to_vec();
@@ -258,10 +330,22 @@ mod tests {
         }
         assert_eq!(failed_at, Some(14 + 10 + 14 - 1));
         // Truncated at FINISHED.
-        let e = run_chunks(&mut HeadTailDecoder::seed(10), &[b"|--- HEAD ---|ab"], FlushMode::Normal, Some(FlushMode::Finished)).unwrap_err();
+        let e = run_chunks(
+            &mut HeadTailDecoder::seed(10),
+            &[b"|--- HEAD ---|ab"],
+            FlushMode::Normal,
+            Some(FlushMode::Finished),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("ended inside a frame"), "{e}");
         // A second frame's garbage is reported at its offset.
-        let e = run_chunks(&mut HeadTailDecoder::rule(10), &[b"================\nA================\nX"], FlushMode::Normal, None).unwrap_err();
+        let e = run_chunks(
+            &mut HeadTailDecoder::rule(10),
+            &[b"================\nA================\nX"],
+            FlushMode::Normal,
+            None,
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("byte 35"), "{e}");
     }
 }

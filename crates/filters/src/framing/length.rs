@@ -46,7 +46,12 @@ impl LengthPrefix {
 
     /// A big-endian prefix of `width` bytes, frames up to [`Self::DEFAULT_MAX_FRAME`].
     pub fn new(width: Width) -> Self {
-        LengthPrefix { width, endian: Endian::Big, max_frame: 0 }.max_frame(Self::DEFAULT_MAX_FRAME)
+        LengthPrefix {
+            width,
+            endian: Endian::Big,
+            max_frame: 0,
+        }
+        .max_frame(Self::DEFAULT_MAX_FRAME)
     }
     /// Sets the byte order.
     pub fn endian(mut self, endian: Endian) -> Self {
@@ -201,15 +206,15 @@ impl Filter for LengthDecoder {
             added += len;
         }
         if mode == FlushMode::Finished && !src.is_empty() && added < budget {
-            return Err(Error::Truncated { what: "length decoder", buffered: src.len() }.into());
+            return Err(Error::Truncated {
+                what: "length decoder",
+                buffered: src.len(),
+            }
+            .into());
         }
         Ok(status(added))
     }
 }
-
-impl crate::FilterHooks for LengthEncoder {}
-
-impl crate::FilterHooks for LengthDecoder {}
 
 #[cfg(test)]
 mod tests {
@@ -229,13 +234,30 @@ mod tests {
     #[test]
     fn header_bytes() {
         let f = LengthPrefix::new(Width::Four).endian(Endian::Little);
-        let out = run_chunks(&mut LengthEncoder::new(f), &[b"abc"], FlushMode::Normal, None).unwrap();
+        let out = run_chunks(
+            &mut LengthEncoder::new(f),
+            &[b"abc"],
+            FlushMode::Normal,
+            None,
+        )
+        .unwrap();
         assert_eq!(out, b"\x03\0\0\0abc");
         let f = LengthPrefix::new(Width::Eight);
-        let out = run_chunks(&mut LengthEncoder::new(f), &[b"abc"], FlushMode::Normal, None).unwrap();
+        let out = run_chunks(
+            &mut LengthEncoder::new(f),
+            &[b"abc"],
+            FlushMode::Normal,
+            None,
+        )
+        .unwrap();
         assert_eq!(out, b"\0\0\0\0\0\0\0\x03abc");
         assert_eq!(LengthPrefix::new(Width::One).max_frame_len(), 255);
-        assert_eq!(LengthPrefix::new(Width::Two).max_frame(1 << 30).max_frame_len(), 65535);
+        assert_eq!(
+            LengthPrefix::new(Width::Two)
+                .max_frame(1 << 30)
+                .max_frame_len(),
+            65535
+        );
     }
 
     #[test]
@@ -245,7 +267,12 @@ mod tests {
             // Frames of 0, 1, 100 (max) and the rest; zero-length frames are legal.
             let mut wire = Vec::new();
             let mut expected = Vec::new();
-            for chunk in [&payload[..0], &payload[..1], &payload[1..101], &payload[101..150]] {
+            for chunk in [
+                &payload[..0],
+                &payload[..1],
+                &payload[1..101],
+                &payload[101..150],
+            ] {
                 let (field, w) = fmt.encode(chunk.len());
                 wire.extend_from_slice(&field[..w]);
                 wire.extend_from_slice(chunk);
@@ -260,16 +287,35 @@ mod tests {
         let payload = pseudo_random(5, 777);
         for fmt in formats() {
             for mode in [FlushMode::Normal, FlushMode::Flush, FlushMode::Finished] {
-                let wire = run_chunks(&mut LengthEncoder::new(fmt), &[&payload[..300], &payload[300..]], mode, None).unwrap();
+                let wire = run_chunks(
+                    &mut LengthEncoder::new(fmt),
+                    &[&payload[..300], &payload[300..]],
+                    mode,
+                    None,
+                )
+                .unwrap();
                 // 777 bytes as 100-byte frames: 8 frames each for 300 and 477 bytes -> 3+5 frames.
                 assert_eq!(wire.len(), 777 + 8 * fmt.header_len());
-                let out = run_chunks(&mut LengthDecoder::new(fmt), &[&wire], FlushMode::Normal, Some(FlushMode::Finished)).unwrap();
+                let out = run_chunks(
+                    &mut LengthDecoder::new(fmt),
+                    &[&wire],
+                    FlushMode::Normal,
+                    Some(FlushMode::Finished),
+                )
+                .unwrap();
                 assert_eq!(out, payload);
             }
         }
         // Empty source: nothing, NeedMore.
         let mut e = LengthEncoder::new(LengthPrefix::new(Width::Two));
-        let st = e.process(&mut EvBuffer::new(), &mut EvBuffer::new(), None, FlushMode::Finished).unwrap();
+        let st = e
+            .process(
+                &mut EvBuffer::new(),
+                &mut EvBuffer::new(),
+                None,
+                FlushMode::Finished,
+            )
+            .unwrap();
         assert_eq!(st, FilterStatus::NeedMore);
     }
 
@@ -297,15 +343,31 @@ mod tests {
                 assert_eq!(r.unwrap(), FilterStatus::NeedMore);
             } else {
                 let e = r.unwrap_err();
-                assert!(e.to_string().contains("frame of 1001 bytes exceeds the maximum of 1000"), "{e}");
+                assert!(
+                    e.to_string()
+                        .contains("frame of 1001 bytes exceeds the maximum of 1000"),
+                    "{e}"
+                );
             }
         }
         // A 2^64-1 length in 8 bytes.
-        let e = run_chunks(&mut LengthDecoder::new(LengthPrefix::new(Width::Eight)), &[&[0xff; 8]], FlushMode::Normal, None).unwrap_err();
+        let e = run_chunks(
+            &mut LengthDecoder::new(LengthPrefix::new(Width::Eight)),
+            &[&[0xff; 8]],
+            FlushMode::Normal,
+            None,
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("18446744073709551615"), "{e}");
         // Truncated at FINISHED: in the header and in the payload.
         for wire in [&b"\x00\x00"[..], b"\x00\x00\x00\x05abc"] {
-            let e = run_chunks(&mut LengthDecoder::new(fmt), &[wire], FlushMode::Normal, Some(FlushMode::Finished)).unwrap_err();
+            let e = run_chunks(
+                &mut LengthDecoder::new(fmt),
+                &[wire],
+                FlushMode::Normal,
+                Some(FlushMode::Finished),
+            )
+            .unwrap_err();
             assert!(e.to_string().contains("ended inside a frame"), "{e}");
         }
     }

@@ -3,7 +3,7 @@
 
 use bufferevent::{Filter, FilterError, FilterStatus, FlushMode};
 use bytes::Bytes;
-use evbuffer::{EvBuffer, Eol};
+use evbuffer::{Eol, EvBuffer};
 
 use crate::util::{budget, status};
 use crate::Error;
@@ -48,7 +48,13 @@ pub struct Lines {
 impl Lines {
     /// Whole lines ending with `eol`, at most `max_line` bytes each, re-terminated with `\n`.
     pub fn new(eol: Eol, max_line: usize) -> Self {
-        Lines { eol, max_line, terminator: Bytes::from_static(b"\n"), in_run: false, line_no: 0 }
+        Lines {
+            eol,
+            max_line,
+            terminator: Bytes::from_static(b"\n"),
+            in_run: false,
+            line_no: 0,
+        }
     }
     /// Sets the terminator written after each line (may be empty).
     pub fn terminator(mut self, terminator: impl Into<Bytes>) -> Self {
@@ -70,7 +76,10 @@ impl Lines {
                 }
             }),
             Eol::Any => memchr::memchr2(b'\r', b'\n', data).map(|i| {
-                let run = data[i..].iter().take_while(|&&b| b == b'\r' || b == b'\n').count();
+                let run = data[i..]
+                    .iter()
+                    .take_while(|&&b| b == b'\r' || b == b'\n')
+                    .count();
                 (i, run)
             }),
             #[allow(unreachable_patterns)]
@@ -82,7 +91,10 @@ impl Lines {
     fn skip_run(&mut self, src: &mut EvBuffer) -> Result<(), Error> {
         while self.in_run && !src.is_empty() {
             let first = src.peek(..).next().unwrap_or(&[]);
-            let n = first.iter().take_while(|&&b| b == b'\r' || b == b'\n').count();
+            let n = first
+                .iter()
+                .take_while(|&&b| b == b'\r' || b == b'\n')
+                .count();
             let whole = n == first.len();
             src.drain(n)?;
             if !whole {
@@ -104,7 +116,7 @@ impl Filter for Lines {
         let budget = budget(limit);
         let mut added = 0;
         loop {
-            self.skip_run(src).map_err(Error::from)?;
+            self.skip_run(src)?;
             if added >= budget || src.is_empty() {
                 break;
             }
@@ -112,18 +124,27 @@ impl Filter for Lines {
             let found = self.find(src.pullup(window).map_err(Error::from)?);
             let (line, term) = match found {
                 Some((line, _)) if line > self.max_line => {
-                    return Err(Error::LineTooLong { max: self.max_line, seen: line }.into())
+                    return Err(Error::LineTooLong {
+                        max: self.max_line,
+                        seen: line,
+                    }
+                    .into())
                 }
                 Some(found) => found,
                 None if window > self.max_line + 1 => {
-                    return Err(Error::LineTooLong { max: self.max_line, seen: src.len() }.into())
+                    return Err(Error::LineTooLong {
+                        max: self.max_line,
+                        seen: src.len(),
+                    }
+                    .into())
                 }
                 None if mode == FlushMode::Finished => (src.len(), 0),
                 None => break,
             };
             src.remove_into(dst, line).map_err(Error::from)?;
             src.drain(term).map_err(Error::from)?;
-            dst.add_bytes(self.terminator.clone()).map_err(Error::from)?;
+            dst.add_bytes(self.terminator.clone())
+                .map_err(Error::from)?;
             // A run reaching the end of the input may go on in the next call.
             self.in_run = self.eol == Eol::Any && term > 0;
             self.line_no += 1;
@@ -132,8 +153,6 @@ impl Filter for Lines {
         Ok(status(added))
     }
 }
-
-impl crate::FilterHooks for Lines {}
 
 #[cfg(test)]
 mod tests {
@@ -151,10 +170,18 @@ mod tests {
             (Eol::Any, b"a|b|c|d\0e|f|"),
         ];
         for (eol, expected) in cases {
-            check_all_splits(|| Lines::new(eol, 100).terminator(&b"|"[..]), input, expected);
+            check_all_splits(
+                || Lines::new(eol, 100).terminator(&b"|"[..]),
+                input,
+                expected,
+            );
         }
         // Any: a leading run yields one empty line, as evbuffer_readln does.
-        check_all_splits(|| Lines::new(Eol::Any, 100).terminator(&b"|"[..]), b"\r\n\nx\r", b"|x|");
+        check_all_splits(
+            || Lines::new(Eol::Any, 100).terminator(&b"|"[..]),
+            b"\r\n\nx\r",
+            b"|x|",
+        );
     }
 
     #[test]
@@ -163,9 +190,16 @@ mod tests {
             let mut f = Lines::new(Eol::Lf, 10);
             let mut src = EvBuffer::from(&b"abc"[..]);
             let mut dst = EvBuffer::new();
-            assert_eq!(f.process(&mut src, &mut dst, None, mode).unwrap(), FilterStatus::NeedMore);
+            assert_eq!(
+                f.process(&mut src, &mut dst, None, mode).unwrap(),
+                FilterStatus::NeedMore
+            );
             assert!(dst.is_empty());
-            assert_eq!(f.process(&mut src, &mut dst, None, FlushMode::Finished).unwrap(), FilterStatus::Ok);
+            assert_eq!(
+                f.process(&mut src, &mut dst, None, FlushMode::Finished)
+                    .unwrap(),
+                FilterStatus::Ok
+            );
             assert_eq!(dst, b"abc\n"[..]);
         }
     }
@@ -189,12 +223,21 @@ mod tests {
                 r.unwrap();
             } else {
                 let e = r.unwrap_err();
-                assert!(e.to_string().contains("no end of line within 4 bytes"), "{e}");
+                assert!(
+                    e.to_string().contains("no end of line within 4 bytes"),
+                    "{e}"
+                );
                 break;
             }
         }
         // A too-long line that has its end of line is refused too.
-        let e = run_chunks(&mut Lines::new(Eol::Lf, 4), &[b"abcdefgh\n"], FlushMode::Normal, None).unwrap_err();
+        let e = run_chunks(
+            &mut Lines::new(Eol::Lf, 4),
+            &[b"abcdefgh\n"],
+            FlushMode::Normal,
+            None,
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("4 bytes"), "{e}");
     }
 

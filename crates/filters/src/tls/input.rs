@@ -113,9 +113,7 @@ impl Filter for TlsInput {
         }
         Ok(status(added))
     }
-}
 
-impl crate::FilterHooks for TlsInput {
     /// [`FilterEvent::Connected`] once the handshake completes, [`FilterEvent::Eof`] once the
     /// peer's `close_notify` arrives (or, with dirty shutdowns allowed, the transport ends).
     fn take_event(&mut self) -> Option<FilterEvent> {

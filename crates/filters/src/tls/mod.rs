@@ -11,7 +11,7 @@
 //!
 //! * The handshake is driven by the filters: records rustls wants to send (handshake
 //!   messages, alerts, `close_notify`) come out of the output filter even when the user wrote
-//!   nothing — [`FilterHooks::wants_write`](crate::FilterHooks::wants_write) tells the bufferevent
+//!   nothing — [`Filter::wants_write`](bufferevent::Filter::wants_write) tells the bufferevent
 //!   to call it. The input filter reports [`FilterEvent::Connected`](crate::FilterEvent::Connected)
 //!   once the handshake is complete (`BEV_EVENT_CONNECTED`, once: rustls does not
 //!   renegotiate).
@@ -59,7 +59,10 @@ pub struct TlsPair {
 impl TlsPair {
     fn from_connection(conn: rustls::Connection) -> Self {
         let session = TlsSession::new(conn);
-        TlsPair { input: TlsInput::new(session.clone()), output: TlsOutput::new(session) }
+        TlsPair {
+            input: TlsInput::new(session.clone()),
+            output: TlsOutput::new(session),
+        }
     }
 
     /// Treats an end of the underlying stream without `close_notify` as a clean end of stream

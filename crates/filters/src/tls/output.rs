@@ -19,7 +19,7 @@ use crate::Error;
 /// limit, 64 KiB by default; the rest waits in the source) and sent once the handshake is
 /// done; FINISHED during the handshake, or with plaintext still waiting, sends `close_notify`
 /// after them.
-/// [`FilterHooks::wants_write`](crate::FilterHooks::wants_write) is true whenever rustls has records to send.
+/// [`Filter::wants_write`](bufferevent::Filter::wants_write) is true whenever rustls has records to send.
 #[derive(Debug)]
 pub struct TlsOutput {
     session: TlsSession,
@@ -57,7 +57,10 @@ impl Write for Capped {
 fn push_records(s: &mut Shared, dst: &mut EvBuffer, room: usize) -> Result<usize, Error> {
     let mut added = 0;
     while s.conn.wants_write() && added < room {
-        let mut records = Capped { out: Vec::new(), cap: (room - added).min(64 * 1024) };
+        let mut records = Capped {
+            out: Vec::new(),
+            cap: (room - added).min(64 * 1024),
+        };
         let n = s.conn.write_tls(&mut records)?;
         if n == 0 {
             break;
@@ -92,7 +95,11 @@ impl Filter for TlsOutput {
                 .into());
             }
             if s.close_sent {
-                return Err(Error::WriteAfterFinish { what: "TLS output", len: src.len() }.into());
+                return Err(Error::WriteAfterFinish {
+                    what: "TLS output",
+                    len: src.len(),
+                }
+                .into());
             }
             let extent = src.peek(..).next().unwrap_or(&[]);
             let take = extent.len().min(budget - added);
@@ -108,7 +115,12 @@ impl Filter for TlsOutput {
         if mode == FlushMode::Finished && !s.close_sent {
             s.close_pending = true;
         }
-        if s.close_pending && src.is_empty() && !s.close_sent && !s.failed && !s.conn.is_handshaking() {
+        if s.close_pending
+            && src.is_empty()
+            && !s.close_sent
+            && !s.failed
+            && !s.conn.is_handshaking()
+        {
             s.close_pending = false;
             s.conn.send_close_notify();
             s.close_sent = true;
@@ -117,9 +129,7 @@ impl Filter for TlsOutput {
         }
         Ok(status(added))
     }
-}
 
-impl crate::FilterHooks for TlsOutput {
     /// True whenever rustls has records to send, and also while the handshake is running
     /// with plaintext or a `close_notify` waiting for it (the driver must keep reading and
     /// call this filter again once the handshake has progressed).

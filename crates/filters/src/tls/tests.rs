@@ -1,8 +1,8 @@
 //! In-memory tests: a client pair and a server pair joined by buffers, pumped by hand the way
 //! a filter bufferevent would.
 
+use crate::FilterEvent;
 use bufferevent::{Filter, FlushMode};
-use crate::{FilterEvent, FilterHooks};
 use evbuffer::EvBuffer;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::RootCertStore;
@@ -16,7 +16,9 @@ pub(crate) struct Certs {
 }
 
 pub(crate) fn certs(names: &[&str]) -> Certs {
-    let ck = rcgen::generate_simple_self_signed(names.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
+    let ck =
+        rcgen::generate_simple_self_signed(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+            .unwrap();
     Certs {
         chain: vec![ck.cert.der().clone()],
         key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(ck.signing_key.serialize_der())),
@@ -44,19 +46,28 @@ struct End {
 impl End {
     fn new(pair: TlsPair) -> Self {
         let (input, output) = pair.split();
-        End { input, output, wire_in: EvBuffer::new(), plain_in: EvBuffer::new(), plain_out: EvBuffer::new(), events: Vec::new() }
+        End {
+            input,
+            output,
+            wire_in: EvBuffer::new(),
+            plain_in: EvBuffer::new(),
+            plain_out: EvBuffer::new(),
+            events: Vec::new(),
+        }
     }
     /// Runs the output filter if it has something to do; returns the ciphertext produced.
     fn send(&mut self, mode: FlushMode) -> Result<Vec<u8>, bufferevent::FilterError> {
         let mut wire = EvBuffer::new();
         if self.output.wants_write() || !self.plain_out.is_empty() || mode != FlushMode::Normal {
-            self.output.process(&mut self.plain_out, &mut wire, None, mode)?;
+            self.output
+                .process(&mut self.plain_out, &mut wire, None, mode)?;
         }
         Ok(contents(&wire))
     }
     fn receive(&mut self, bytes: &[u8], mode: FlushMode) -> Result<(), bufferevent::FilterError> {
         self.wire_in.add(bytes).unwrap();
-        self.input.process(&mut self.wire_in, &mut self.plain_in, None, mode)?;
+        self.input
+            .process(&mut self.wire_in, &mut self.plain_in, None, mode)?;
         while let Some(e) = self.input.take_event() {
             self.events.push(e);
         }
@@ -80,7 +91,8 @@ fn pump(a: &mut End, b: &mut End) -> Result<(), bufferevent::FilterError> {
 
 fn pair_with_alpn(client_alpn: &[&[u8]], server_alpn: &[&[u8]]) -> (End, End) {
     let c = certs(&["localhost"]);
-    let client = TlsPair::client_for(client_config(roots(&c), client_alpn).unwrap(), "localhost").unwrap();
+    let client =
+        TlsPair::client_for(client_config(roots(&c), client_alpn).unwrap(), "localhost").unwrap();
     let server = TlsPair::server(server_config(c.chain, c.key, server_alpn).unwrap()).unwrap();
     (End::new(client), End::new(server))
 }
@@ -120,13 +132,18 @@ fn handshake_data_both_ways_and_events() {
 fn client_hello_split_at_every_byte() {
     let c = certs(&["localhost"]);
     let server_cfg = server_config(c.chain.clone(), c.key.clone_key(), &[]).unwrap();
-    let mut client = End::new(TlsPair::client_for(client_config(roots(&c), &[]).unwrap(), "localhost").unwrap());
+    let mut client =
+        End::new(TlsPair::client_for(client_config(roots(&c), &[]).unwrap(), "localhost").unwrap());
     let hello = client.send(FlushMode::Normal).unwrap();
     assert!(hello.len() > 100);
     for i in 0..=hello.len() {
         let mut server = End::new(TlsPair::server(server_cfg.clone()).unwrap());
         server.receive(&hello[..i], FlushMode::Normal).unwrap();
-        assert_eq!(server.output.wants_write(), i == hello.len(), "split at {i}");
+        assert_eq!(
+            server.output.wants_write(),
+            i == hello.len(),
+            "split at {i}"
+        );
         server.receive(&hello[i..], FlushMode::Normal).unwrap();
         assert!(server.output.wants_write(), "split at {i}");
     }
@@ -150,7 +167,10 @@ fn application_records_split_at_every_byte_in_every_mode() {
             s2.receive(&wire[..i], FlushMode::Normal).unwrap();
             s2.receive(&wire[i..], FlushMode::Normal).unwrap();
             assert_eq!(contents(&s2.plain_in), msg, "mode {mode:?} split {i}");
-            assert_eq!(s2.input.session().peer_closed(), mode == FlushMode::Finished);
+            assert_eq!(
+                s2.input.session().peer_closed(),
+                mode == FlushMode::Finished
+            );
         }
         for b in wire.chunks(1) {
             s.receive(b, FlushMode::Normal).unwrap();
@@ -163,7 +183,10 @@ fn application_records_split_at_every_byte_in_every_mode() {
             // Writing after FINISHED is an error.
             c.plain_out.add(b"more").unwrap();
             let e = c.send(FlushMode::Normal).unwrap_err();
-            assert!(e.to_string().contains("after the stream was finished"), "{e}");
+            assert!(
+                e.to_string().contains("after the stream was finished"),
+                "{e}"
+            );
         }
     }
 }
@@ -176,12 +199,20 @@ fn dirty_shutdown_is_an_error_unless_allowed() {
     assert!(!e.to_string().contains("handshake"), "{e}");
 
     let c = certs(&["localhost"]);
-    let client = End::new(TlsPair::client_for(client_config(roots(&c), &[]).unwrap(), "localhost").unwrap());
-    let mut server = End::new(TlsPair::server(server_config(c.chain, c.key, &[]).unwrap()).unwrap().allow_dirty_shutdown(true));
+    let client =
+        End::new(TlsPair::client_for(client_config(roots(&c), &[]).unwrap(), "localhost").unwrap());
+    let mut server = End::new(
+        TlsPair::server(server_config(c.chain, c.key, &[]).unwrap())
+            .unwrap()
+            .allow_dirty_shutdown(true),
+    );
     let mut client = client;
     pump(&mut client, &mut server).unwrap();
     server.receive(b"", FlushMode::Finished).unwrap();
-    assert_eq!(server.events, vec![FilterEvent::Connected, FilterEvent::Eof]);
+    assert_eq!(
+        server.events,
+        vec![FilterEvent::Connected, FilterEvent::Eof]
+    );
 
     // During the handshake it is an error even when dirty shutdowns are allowed.
     let (mut c, _s) = pair_with_alpn(&[], &[]);
@@ -197,8 +228,12 @@ fn certificate_errors_carry_the_reason() {
     // The client trusts another root.
     let c = certs(&["localhost"]);
     let other = certs(&["localhost"]);
-    let mut client = End::new(TlsPair::client_for(client_config(roots(&other), &[]).unwrap(), "localhost").unwrap());
-    let mut server = End::new(TlsPair::server(server_config(c.chain.clone(), c.key.clone_key(), &[]).unwrap()).unwrap());
+    let mut client = End::new(
+        TlsPair::client_for(client_config(roots(&other), &[]).unwrap(), "localhost").unwrap(),
+    );
+    let mut server = End::new(
+        TlsPair::server(server_config(c.chain.clone(), c.key.clone_key(), &[]).unwrap()).unwrap(),
+    );
     let e = pump(&mut client, &mut server).unwrap_err();
     assert!(e.to_string().contains("invalid peer certificate"), "{e}");
     let source = std::error::Error::source(&e).unwrap();
@@ -213,12 +248,19 @@ fn certificate_errors_carry_the_reason() {
     assert!(client.send(FlushMode::Normal).is_err());
 
     // Wrong name.
-    let mut client = End::new(TlsPair::client_for(client_config(roots(&c), &[]).unwrap(), "example.org").unwrap());
-    let mut server = End::new(TlsPair::server(server_config(c.chain, c.key, &[]).unwrap()).unwrap());
+    let mut client = End::new(
+        TlsPair::client_for(client_config(roots(&c), &[]).unwrap(), "example.org").unwrap(),
+    );
+    let mut server =
+        End::new(TlsPair::server(server_config(c.chain, c.key, &[]).unwrap()).unwrap());
     let e = pump(&mut client, &mut server).unwrap_err();
     assert!(e.to_string().contains("not valid for name"), "{e}");
     // Invalid name string.
-    let e = TlsPair::client_for(client_config(RootCertStore::empty(), &[]).unwrap(), "bad name!").unwrap_err();
+    let e = TlsPair::client_for(
+        client_config(RootCertStore::empty(), &[]).unwrap(),
+        "bad name!",
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("invalid TLS server name"), "{e}");
 }
 
@@ -240,10 +282,16 @@ fn input_limit_bounds_each_call_and_nothing_stalls() {
     let mut calls = 0;
     while out.len() < big.len() {
         let mut dst = EvBuffer::new();
-        s.input.process(&mut s.wire_in, &mut dst, Some(1000), FlushMode::Normal).unwrap();
+        s.input
+            .process(&mut s.wire_in, &mut dst, Some(1000), FlushMode::Normal)
+            .unwrap();
         // At most the limit plus one record (16 KiB) of plaintext and the 512-byte minimum feed.
         assert!(dst.len() <= 1000 + 16 * 1024 + 512, "{}", dst.len());
-        assert!(!dst.is_empty(), "stalled with {} ciphertext bytes waiting", s.wire_in.len());
+        assert!(
+            !dst.is_empty(),
+            "stalled with {} ciphertext bytes waiting",
+            s.wire_in.len()
+        );
         out.extend(contents(&dst));
         calls += 1;
         assert!(calls < 1000);
@@ -253,13 +301,17 @@ fn input_limit_bounds_each_call_and_nothing_stalls() {
     let (mut c, _s) = connected_pair();
     c.plain_out.add(&big).unwrap();
     let mut dst = EvBuffer::new();
-    c.output.process(&mut c.plain_out, &mut dst, Some(2000), FlushMode::Normal).unwrap();
+    c.output
+        .process(&mut c.plain_out, &mut dst, Some(2000), FlushMode::Normal)
+        .unwrap();
     assert!(dst.len() <= 2000, "{}", dst.len());
     let mut wire = contents(&dst);
     let (mut c2, mut s2) = (c, _s);
     while !c2.plain_out.is_empty() || c2.output.wants_write() {
         let mut dst = EvBuffer::new();
-        c2.output.process(&mut c2.plain_out, &mut dst, Some(2000), FlushMode::Normal).unwrap();
+        c2.output
+            .process(&mut c2.plain_out, &mut dst, Some(2000), FlushMode::Normal)
+            .unwrap();
         assert!(dst.len() <= 2000 && !dst.is_empty());
         wire.extend(contents(&dst));
     }

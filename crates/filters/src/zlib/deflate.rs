@@ -60,7 +60,13 @@ impl Compressor {
             Format::Zlib => Compress::new(level, true),
             Format::Gzip => Compress::new_gzip(level, 15),
         };
-        Compressor { format, z, pending: None, finished: false, scratch: vec![0; CHUNK] }
+        Compressor {
+            format,
+            z,
+            pending: None,
+            finished: false,
+            scratch: vec![0; CHUNK],
+        }
     }
     /// Uncompressed bytes consumed so far.
     pub fn total_in(&self) -> u64 {
@@ -95,7 +101,11 @@ impl Filter for Compressor {
         let what = self.format.name();
         if self.finished {
             if !src.is_empty() {
-                return Err(Error::WriteAfterFinish { what, len: src.len() }.into());
+                return Err(Error::WriteAfterFinish {
+                    what,
+                    len: src.len(),
+                }
+                .into());
             }
             return Ok(FilterStatus::NeedMore);
         }
@@ -118,12 +128,19 @@ impl Filter for Compressor {
             let input = src.peek(..).next().unwrap_or(&[]);
             let input_len = input.len();
             let last_input = input_len == src.len();
-            let flush = if last_input { want } else { FlushCompress::None };
+            let flush = if last_input {
+                want
+            } else {
+                FlushCompress::None
+            };
             let (in0, out0) = (self.z.total_in(), self.z.total_out());
             let status = self
                 .z
                 .compress(input, &mut self.scratch[..space], flush)
-                .map_err(|source| Error::Compress { format: what, source })?;
+                .map_err(|source| Error::Compress {
+                    format: what,
+                    source,
+                })?;
             let consumed = (self.z.total_in() - in0) as usize;
             let produced = (self.z.total_out() - out0) as usize;
             src.drain(consumed)?;
@@ -157,27 +174,27 @@ impl Filter for Compressor {
         }
         Ok(status(added))
     }
-}
 
-impl crate::FilterHooks for Compressor {
     /// True while a FLUSH or FINISHED stopped by `dst_limit` is incomplete.
     fn wants_write(&self) -> bool {
         self.pending.is_some()
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::testutil::*;
     use crate::zlib::{DecompressLimits, Decompressor};
-    use crate::{Chain, FilterHooks};
+    use crate::Chain;
 
     const FORMATS: [Format; 3] = [Format::Deflate, Format::Zlib, Format::Gzip];
 
     fn text(len: usize) -> Vec<u8> {
-        pseudo_random(11, len).into_iter().map(|b| b"abcdefgh \n"[(b % 10) as usize]).collect()
+        pseudo_random(11, len)
+            .into_iter()
+            .map(|b| b"abcdefgh \n"[(b % 10) as usize])
+            .collect()
     }
 
     fn inflate_all(format: Format, wire: &[u8]) -> Vec<u8> {
@@ -210,33 +227,56 @@ mod tests {
                 sent.extend_from_slice(piece);
                 // NORMAL: consumed, but zlib keeps small input back (at most the header out).
                 let before = wire.len();
-                z.process(&mut src, &mut wire, None, FlushMode::Normal).unwrap();
+                z.process(&mut src, &mut wire, None, FlushMode::Normal)
+                    .unwrap();
                 assert!(src.is_empty());
                 let added = wire.len() - before;
                 assert!(added <= 10, "{format:?}: {added} bytes after NORMAL");
                 // FLUSH: the peer can decode all of it now, and the flush ends on 00 00 ff ff.
-                z.process(&mut src, &mut wire, None, FlushMode::Flush).unwrap();
+                z.process(&mut src, &mut wire, None, FlushMode::Flush)
+                    .unwrap();
                 let w = contents(&wire);
                 assert_eq!(&w[w.len() - 4..], b"\x00\x00\xff\xff");
                 assert_eq!(inflate_all(format, &w), sent, "{format:?}");
                 // A second FLUSH with nothing new adds nothing.
                 let before = wire.len();
-                z.process(&mut src, &mut wire, None, FlushMode::Flush).unwrap();
+                z.process(&mut src, &mut wire, None, FlushMode::Flush)
+                    .unwrap();
                 assert_eq!(wire.len(), before);
             }
             assert!(!z.is_finished());
-            let st = z.process(&mut src, &mut wire, None, FlushMode::Finished).unwrap();
+            let st = z
+                .process(&mut src, &mut wire, None, FlushMode::Finished)
+                .unwrap();
             assert_eq!(st, FilterStatus::Ok);
             assert!(z.is_finished() && !z.wants_write());
             let mut d = Decompressor::new(format);
-            let out = run_chunks(&mut d, &[&contents(&wire)], FlushMode::Normal, Some(FlushMode::Finished)).unwrap();
+            let out = run_chunks(
+                &mut d,
+                &[&contents(&wire)],
+                FlushMode::Normal,
+                Some(FlushMode::Finished),
+            )
+            .unwrap();
             assert_eq!(out, sent);
             assert!(d.is_done());
             // Data after FINISHED is refused; FINISHED again is a no-op.
-            let st = z.process(&mut EvBuffer::new(), &mut wire, None, FlushMode::Finished).unwrap();
+            let st = z
+                .process(&mut EvBuffer::new(), &mut wire, None, FlushMode::Finished)
+                .unwrap();
             assert_eq!(st, FilterStatus::NeedMore);
-            let e = z.process(&mut EvBuffer::from(&b"x"[..]), &mut wire, None, FlushMode::Normal).unwrap_err();
-            assert!(e.to_string().contains("after the stream was finished"), "{e}");
+            let e = z
+                .process(
+                    &mut EvBuffer::from(&b"x"[..]),
+                    &mut wire,
+                    None,
+                    FlushMode::Normal,
+                )
+                .unwrap_err();
+            assert!(
+                e.to_string().contains("after the stream was finished"),
+                "{e}"
+            );
         }
     }
 
@@ -244,7 +284,8 @@ mod tests {
     fn finished_on_empty_stream_writes_a_valid_empty_stream() {
         for format in FORMATS {
             let mut z = Compressor::new(format, Compression::fast());
-            let wire = run_chunks(&mut z, &[], FlushMode::Normal, Some(FlushMode::Finished)).unwrap();
+            let wire =
+                run_chunks(&mut z, &[], FlushMode::Normal, Some(FlushMode::Finished)).unwrap();
             assert!(!wire.is_empty());
             assert_eq!(inflate_all(format, &wire), b"");
         }
@@ -260,14 +301,16 @@ mod tests {
             let mut dst = EvBuffer::new();
             // FLUSH under a 1000-byte limit: each call writes at most 1000 bytes, the flush
             // is remembered (wants_write) and completed by NORMAL calls.
-            z.process(&mut src, &mut dst, Some(1000), FlushMode::Flush).unwrap();
+            z.process(&mut src, &mut dst, Some(1000), FlushMode::Flush)
+                .unwrap();
             assert!(dst.len() <= 1000);
             assert!(z.wants_write());
             let mut calls = 0;
             while z.wants_write() || !src.is_empty() {
                 wire.extend(contents(&dst));
                 dst.clear();
-                z.process(&mut src, &mut dst, Some(1000), FlushMode::Normal).unwrap();
+                z.process(&mut src, &mut dst, Some(1000), FlushMode::Normal)
+                    .unwrap();
                 assert!(dst.len() <= 1000);
                 calls += 1;
                 assert!(calls < 100);
@@ -278,12 +321,14 @@ mod tests {
             let mut dst = EvBuffer::new();
             let mut z = Compressor::new(format, Compression::default());
             let mut src = EvBuffer::from(&data[..]);
-            z.process(&mut src, &mut dst, Some(50), FlushMode::Finished).unwrap();
+            z.process(&mut src, &mut dst, Some(50), FlushMode::Finished)
+                .unwrap();
             assert!(!z.is_finished() && z.wants_write());
             let mut wire = contents(&dst);
             while !z.is_finished() {
                 dst.clear();
-                z.process(&mut src, &mut dst, Some(50), FlushMode::Normal).unwrap();
+                z.process(&mut src, &mut dst, Some(50), FlushMode::Normal)
+                    .unwrap();
                 wire.extend(contents(&dst));
             }
             assert_eq!(inflate_all(format, &wire), data);

@@ -26,14 +26,22 @@ pub struct DecompressLimits {
 impl Default for DecompressLimits {
     /// No size bound; a ratio of at most 256:1 once 1 MiB has been decompressed.
     fn default() -> Self {
-        DecompressLimits { max_output: None, max_ratio: Some(256), ratio_grace: 1 << 20 }
+        DecompressLimits {
+            max_output: None,
+            max_ratio: Some(256),
+            ratio_grace: 1 << 20,
+        }
     }
 }
 
 impl DecompressLimits {
     /// No bounds at all (only for trusted peers).
     pub fn unlimited() -> Self {
-        DecompressLimits { max_output: None, max_ratio: None, ratio_grace: 0 }
+        DecompressLimits {
+            max_output: None,
+            max_ratio: None,
+            ratio_grace: 0,
+        }
     }
 }
 
@@ -177,7 +185,11 @@ impl Filter for Decompressor {
                     break;
                 }
                 if self.format != Format::Gzip {
-                    return Err(Error::TrailingData { format: self.format.name(), extra: src.len() }.into());
+                    return Err(Error::TrailingData {
+                        format: self.format.name(),
+                        extra: src.len(),
+                    }
+                    .into());
                 }
                 self.z = new_state(self.format);
                 self.done = false;
@@ -186,13 +198,20 @@ impl Filter for Decompressor {
             if added >= budget && !(owed && input.is_empty()) {
                 break;
             }
-            let mut space = CHUNK.min(budget.saturating_sub(added)).max(if owed { CHUNK } else { 0 });
+            let mut space =
+                CHUNK
+                    .min(budget.saturating_sub(added))
+                    .max(if owed { CHUNK } else { 0 });
             if space == 0 {
                 break;
             }
             if let Some(max) = self.limits.max_output {
                 // One byte past the maximum is enough to know it is crossed.
-                space = space.min(max.saturating_sub(self.total_out).saturating_add(1).min(CHUNK as u64) as usize);
+                space = space.min(
+                    max.saturating_sub(self.total_out)
+                        .saturating_add(1)
+                        .min(CHUNK as u64) as usize,
+                );
             }
             let (in0, out0) = (self.z.total_in(), self.z.total_out());
             let st = self
@@ -210,7 +229,10 @@ impl Filter for Decompressor {
             self.total_out += produced as u64;
             if let Err(e) = self.check_limits() {
                 // Deliver what is within the maximum output, then refuse the rest.
-                let over = self.limits.max_output.map_or(0, |m| self.total_out.saturating_sub(m));
+                let over = self
+                    .limits
+                    .max_output
+                    .map_or(0, |m| self.total_out.saturating_sub(m));
                 let within = produced.saturating_sub(over as usize);
                 if over > 0 && within > 0 {
                     dst.add(&self.scratch[..within])?;
@@ -232,13 +254,15 @@ impl Filter for Decompressor {
             }
         }
         if mode == FlushMode::Finished && src.is_empty() && !self.done && self.total_in > 0 {
-            return Err(Error::Truncated { what: self.what(), buffered: 0 }.into());
+            return Err(Error::Truncated {
+                what: self.what(),
+                buffered: 0,
+            }
+            .into());
         }
         Ok(status(added))
     }
 }
-
-impl crate::FilterHooks for Decompressor {}
 
 #[cfg(test)]
 mod tests {
@@ -255,7 +279,9 @@ mod tests {
 
     #[test]
     fn all_splits_all_modes() {
-        let data: Vec<u8> = (0..400u32).map(|i| b"the quick brown fox "[(i % 20) as usize]).collect();
+        let data: Vec<u8> = (0..400u32)
+            .map(|i| b"the quick brown fox "[(i % 20) as usize])
+            .collect();
         for format in FORMATS {
             let wire = compress(format, &data);
             check_all_splits(|| Decompressor::new(format), &wire, &data);
@@ -274,7 +300,13 @@ mod tests {
         for format in [Format::Deflate, Format::Zlib] {
             let mut wire = compress(format, b"abc");
             wire.extend_from_slice(b"junk");
-            let e = run_chunks(&mut Decompressor::new(format), &[&wire], FlushMode::Normal, None).unwrap_err();
+            let e = run_chunks(
+                &mut Decompressor::new(format),
+                &[&wire],
+                FlushMode::Normal,
+                None,
+            )
+            .unwrap_err();
             assert!(e.to_string().contains("4 bytes after the end"), "{e}");
         }
     }
@@ -284,15 +316,45 @@ mod tests {
         for format in FORMATS {
             let wire = compress(format, &pseudo_random(1, 1000));
             let cut = &wire[..wire.len() - 3];
-            let e = run_chunks(&mut Decompressor::new(format), &[cut], FlushMode::Normal, Some(FlushMode::Finished)).unwrap_err();
-            assert!(e.to_string().contains("ended inside a frame"), "{format:?}: {e}");
+            let e = run_chunks(
+                &mut Decompressor::new(format),
+                &[cut],
+                FlushMode::Normal,
+                Some(FlushMode::Finished),
+            )
+            .unwrap_err();
+            assert!(
+                e.to_string().contains("ended inside a frame"),
+                "{format:?}: {e}"
+            );
             // Without FINISHED a truncated stream just waits.
-            run_chunks(&mut Decompressor::new(format), &[cut], FlushMode::Flush, None).unwrap();
+            run_chunks(
+                &mut Decompressor::new(format),
+                &[cut],
+                FlushMode::Flush,
+                None,
+            )
+            .unwrap();
             // Corruption: a bad header, or garbage.
-            let e = run_chunks(&mut Decompressor::new(format), &[b"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff"], FlushMode::Normal, None).unwrap_err();
-            assert!(e.to_string().contains("corrupt at compressed byte 0"), "{format:?}: {e}");
+            let e = run_chunks(
+                &mut Decompressor::new(format),
+                &[b"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff"],
+                FlushMode::Normal,
+                None,
+            )
+            .unwrap_err();
+            assert!(
+                e.to_string().contains("corrupt at compressed byte 0"),
+                "{format:?}: {e}"
+            );
             // An empty input is not an error at FINISHED.
-            run_chunks(&mut Decompressor::new(format), &[], FlushMode::Normal, Some(FlushMode::Finished)).unwrap();
+            run_chunks(
+                &mut Decompressor::new(format),
+                &[],
+                FlushMode::Normal,
+                Some(FlushMode::Finished),
+            )
+            .unwrap();
         }
     }
 
@@ -305,21 +367,47 @@ mod tests {
             // Ratio (default 256:1 after 1 MiB).
             let mut d = Decompressor::new(format);
             let mut dst = EvBuffer::new();
-            let e = d.process(&mut EvBuffer::from(&wire[..]), &mut dst, None, FlushMode::Normal).unwrap_err();
+            let e = d
+                .process(
+                    &mut EvBuffer::from(&wire[..]),
+                    &mut dst,
+                    None,
+                    FlushMode::Normal,
+                )
+                .unwrap_err();
             assert!(e.to_string().contains("maximum ratio of 256:1"), "{e}");
             assert!(dst.len() <= (1 << 20) + 2 * CHUNK, "{} buffered", dst.len());
             // Size.
-            let limits = DecompressLimits { max_output: Some(100_000), ..DecompressLimits::unlimited() };
+            let limits = DecompressLimits {
+                max_output: Some(100_000),
+                ..DecompressLimits::unlimited()
+            };
             let mut d = Decompressor::with_limits(format, limits);
             let mut dst = EvBuffer::new();
-            let e = d.process(&mut EvBuffer::from(&wire[..]), &mut dst, None, FlushMode::Normal).unwrap_err();
+            let e = d
+                .process(
+                    &mut EvBuffer::from(&wire[..]),
+                    &mut dst,
+                    None,
+                    FlushMode::Normal,
+                )
+                .unwrap_err();
             assert!(e.to_string().contains("100001 bytes out"), "{e}");
             assert_eq!(dst.len(), 100_000);
             // Exactly at the maximum is fine.
-            let limits = DecompressLimits { max_output: Some(zeros.len() as u64), ..DecompressLimits::unlimited() };
+            let limits = DecompressLimits {
+                max_output: Some(zeros.len() as u64),
+                ..DecompressLimits::unlimited()
+            };
             let mut d = Decompressor::with_limits(format, limits);
             let mut dst = EvBuffer::new();
-            d.process(&mut EvBuffer::from(&wire[..]), &mut dst, None, FlushMode::Finished).unwrap();
+            d.process(
+                &mut EvBuffer::from(&wire[..]),
+                &mut dst,
+                None,
+                FlushMode::Finished,
+            )
+            .unwrap();
             assert_eq!(dst.len(), zeros.len());
         }
     }

@@ -18,7 +18,9 @@ impl Drop for KillOnDrop {
 /// Runs `cmd` with `input` on stdin and returns its stdout; fails if it takes longer than
 /// `timeout`, exits non-zero, or prints more than `max_out` bytes.
 pub fn run_bounded(mut cmd: Command, input: &[u8], timeout: Duration, max_out: usize) -> Vec<u8> {
-    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let mut child = KillOnDrop(cmd.spawn().expect("spawn child process"));
     let mut stdin = child.0.stdin.take().unwrap();
     let input = input.to_vec();
@@ -42,14 +44,24 @@ pub fn run_bounded(mut cmd: Command, input: &[u8], timeout: Duration, max_out: u
         if let Some(st) = child.0.try_wait().unwrap() {
             break st;
         }
-        assert!(start.elapsed() < timeout, "child process took longer than {timeout:?}");
+        assert!(
+            start.elapsed() < timeout,
+            "child process took longer than {timeout:?}"
+        );
         std::thread::sleep(Duration::from_millis(10));
     };
     writer.join().unwrap();
     let out = reader.join().unwrap();
     let err = err_reader.join().unwrap();
-    assert!(status.success(), "child failed: {status}: {}", String::from_utf8_lossy(&err));
-    assert!(out.len() <= max_out, "child printed more than {max_out} bytes");
+    assert!(
+        status.success(),
+        "child failed: {status}: {}",
+        String::from_utf8_lossy(&err)
+    );
+    assert!(
+        out.len() <= max_out,
+        "child printed more than {max_out} bytes"
+    );
     out
 }
 
@@ -68,7 +80,16 @@ pub fn pseudo_random(seed: u64, len: usize) -> Vec<u8> {
 
 /// Compressible text-like data: words from a small vocabulary.
 pub fn text(seed: u64, len: usize) -> Vec<u8> {
-    const WORDS: [&[u8]; 8] = [b"bufferevent ", b"evbuffer ", b"filter ", b"zlib ", b"tls ", b"libevent\n", b"tokio ", b"rust "];
+    const WORDS: [&[u8]; 8] = [
+        b"bufferevent ",
+        b"evbuffer ",
+        b"filter ",
+        b"zlib ",
+        b"tls ",
+        b"libevent\n",
+        b"tokio ",
+        b"rust ",
+    ];
     let r = pseudo_random(seed, len);
     let mut out = Vec::with_capacity(len + 16);
     let mut i = 0;
@@ -91,10 +112,14 @@ pub struct TestCert {
 
 #[cfg(feature = "tls")]
 pub fn test_cert(names: &[&str]) -> TestCert {
-    let ck = rcgen::generate_simple_self_signed(names.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
+    let ck =
+        rcgen::generate_simple_self_signed(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+            .unwrap();
     TestCert {
         chain: vec![ck.cert.der().clone()],
-        key: rustls::pki_types::PrivateKeyDer::Pkcs8(rustls::pki_types::PrivatePkcs8KeyDer::from(ck.signing_key.serialize_der())),
+        key: rustls::pki_types::PrivateKeyDer::Pkcs8(rustls::pki_types::PrivatePkcs8KeyDer::from(
+            ck.signing_key.serialize_der(),
+        )),
         cert_pem: ck.cert.pem(),
         key_pem: ck.signing_key.serialize_pem(),
     }
