@@ -24,7 +24,9 @@
 //!   charged to its deficit. A member that transfers less than it was
 //!   allowed (its peer had less, its own bucket ran dry) *releases* the
 //!   rest of its quota: the released tokens are shared equally by the other
-//!   contenders, through a per-round level, in O(1).
+//!   contenders, through a per-round level, in O(1). What it released stays
+//!   owed to it (a partial read is often a momentarily empty socket), so
+//!   the next round makes up for it, within the bound below.
 //! * **Memory is bounded.** Unused quota is forfeited at the end of the
 //!   round (no banking while slow), and deficits are clamped to twice the
 //!   per-member share of a tick (or `min_share`), so no member can starve
