@@ -178,17 +178,17 @@ impl EvBuffer {
 
     /// Gives back an allocation for reuse (an emptied chunk, or an
     /// uncommitted reservation).
-    pub(crate) fn recycle(&mut self, mut b: BytesMut) {
+    pub(crate) fn recycle(&mut self, mut buf: BytesMut) {
         if !self.policy.keep_spare() {
             return;
         }
-        b.clear();
+        buf.clear();
         // Get the full allocation back: try the largest useful size first
         // (bytes gives at least what is asked, the whole buffer if it can).
         let max = self.policy.max_chunk();
         let mut want = max;
         loop {
-            if b.try_reclaim(want) {
+            if buf.try_reclaim(want) {
                 break;
             }
             if want <= self.policy.min_chunk() {
@@ -196,30 +196,30 @@ impl EvBuffer {
             }
             want /= 2;
         }
-        let cap = b.capacity();
+        let cap = buf.capacity();
         if cap < self.policy.min_chunk() || cap > max.max(self.policy.min_chunk()) {
             return;
         }
-        // Keep it in a free slot, or instead of a smaller spare.
-        let mut slot = None;
-        let mut smallest = usize::MAX;
-        for (i, s) in self.spares.iter().enumerate() {
-            match s {
-                None => {
-                    slot = Some(i);
-                    break;
+        // Keep it in a free slot, or instead of the smallest spare (the
+        // older one on a tie). The newest spares are kept on purpose: the
+        // last chunk emptied is usually the highest in the heap, and holding
+        // it keeps the allocator from returning the memory below it to the
+        // OS, only to fault it back in on the next round.
+        let [s0, s1] = &mut self.spares;
+        match (
+            s0.as_ref().map(BytesMut::capacity),
+            s1.as_ref().map(BytesMut::capacity),
+        ) {
+            (None, _) => *s0 = Some(buf),
+            (_, None) => *s1 = Some(buf),
+            (Some(ca), Some(cb)) => {
+                if ca <= cb && cap >= ca {
+                    *s0 = s1.take();
+                    *s1 = Some(buf);
+                } else if cb < ca && cap >= cb {
+                    *s1 = Some(buf);
                 }
-                Some(s) if s.capacity() < smallest => {
-                    smallest = s.capacity();
-                    if smallest < cap {
-                        slot = Some(i);
-                    }
-                }
-                Some(_) => {}
             }
-        }
-        if let Some(i) = slot {
-            self.spares[i] = Some(b);
         }
     }
 
