@@ -67,9 +67,11 @@ fn parse_ids(names: &[String]) -> Result<Vec<Id>, String> {
         if name.eq_ignore_ascii_case("all") {
             ids.extend(Id::ALL);
         } else {
-            ids.push(Id::parse(name).ok_or_else(|| {
-                format!("unknown workload {name:?}: expected B1 ... B8 or all")
-            })?);
+            ids.push(
+                Id::parse(name).ok_or_else(|| {
+                    format!("unknown workload {name:?}: expected B1 ... B8 or all")
+                })?,
+            );
         }
     }
     Ok(ids)

@@ -66,7 +66,12 @@ impl Lev {
         // SAFETY: the shim's constructors take no arguments and return a
         // fresh state (they abort rather than return null).
         let state = unsafe { new() };
-        Lev { state, run, free, id }
+        Lev {
+            state,
+            run,
+            free,
+            id,
+        }
     }
 
     /// How many extents libevent's B4 buffer has (`None` for other workloads).

@@ -40,7 +40,16 @@ pub enum Id {
 
 impl Id {
     /// Every workload, in order.
-    pub const ALL: [Id; 8] = [Id::B1, Id::B2, Id::B3, Id::B4, Id::B5, Id::B6, Id::B7, Id::B8];
+    pub const ALL: [Id; 8] = [
+        Id::B1,
+        Id::B2,
+        Id::B3,
+        Id::B4,
+        Id::B5,
+        Id::B6,
+        Id::B7,
+        Id::B8,
+    ];
 
     /// The round count WORKLOADS.md gives (one full run).
     pub fn full_rounds(self) -> u64 {
