@@ -17,6 +17,8 @@ use crate::Error;
 /// * FINISHED (`Z_FINISH`): the stream is ended with its trailer. Data written afterwards is an
 ///   error.
 ///
+/// [`Compressor::auto_flush`] makes NORMAL behave as FLUSH.
+///
 /// With a `dst_limit`, output stops at the limit; the unfinished flush or finish is remembered
 /// and completed by the next call whatever its mode, and [`Filter::wants_write`] says so.
 ///
@@ -38,6 +40,8 @@ pub struct Compressor {
     /// A flush or finish that ran out of `dst_limit` and must be completed.
     pending: Option<FlushCompress>,
     finished: bool,
+    /// NORMAL behaves as FLUSH.
+    auto_flush: bool,
     scratch: Vec<u8>,
 }
 
@@ -65,8 +69,16 @@ impl Compressor {
             z,
             pending: None,
             finished: false,
+            auto_flush: false,
             scratch: vec![0; CHUNK],
         }
+    }
+    /// Makes every NORMAL call a FLUSH (`Z_SYNC_FLUSH` after each write), for interactive
+    /// protocols, and below a TLS filter, whose handshake records must reach the peer without
+    /// waiting for more data. Costs a few bytes per call.
+    pub fn auto_flush(mut self, on: bool) -> Self {
+        self.auto_flush = on;
+        self
     }
     /// Uncompressed bytes consumed so far.
     pub fn total_in(&self) -> u64 {
@@ -110,8 +122,8 @@ impl Filter for Compressor {
             return Ok(FilterStatus::NeedMore);
         }
         let asked = match mode {
-            FlushMode::Normal => FlushCompress::None,
-            FlushMode::Flush => FlushCompress::Sync,
+            FlushMode::Normal if !self.auto_flush => FlushCompress::None,
+            FlushMode::Normal | FlushMode::Flush => FlushCompress::Sync,
             FlushMode::Finished => FlushCompress::Finish,
         };
         let want = match self.pending {
@@ -277,6 +289,23 @@ mod tests {
                 e.to_string().contains("after the stream was finished"),
                 "{e}"
             );
+        }
+    }
+
+    #[test]
+    fn auto_flush_makes_every_call_decodable() {
+        for format in FORMATS {
+            let mut z = Compressor::new(format, Compression::default()).auto_flush(true);
+            let mut src = EvBuffer::new();
+            let mut wire = EvBuffer::new();
+            let mut sent = Vec::new();
+            for piece in [&b"a"[..], b"bc", b"def"] {
+                src.add(piece).unwrap();
+                sent.extend_from_slice(piece);
+                z.process(&mut src, &mut wire, None, FlushMode::Normal)
+                    .unwrap();
+                assert_eq!(inflate_all(format, &contents(&wire)), sent);
+            }
         }
     }
 

@@ -1,0 +1,319 @@
+//! End to end over real bufferevents on loopback sockets: the seed's filter server, TLS over
+//! zlib over a socket (megabytes each way, byte-exact), and TLS bufferevent events.
+
+mod common;
+
+use std::time::Duration;
+
+use bufferevent::{BufferEvent, Callbacks, Dir, Events, Options};
+use evbuffer::EvBuffer;
+use filters::framing::HeadTailEncoder;
+use filters::AsciiCase;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::time::timeout;
+
+const T: Duration = Duration::from_secs(60);
+
+async fn tcp_pair() -> (TcpStream, TcpStream) {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    let (a, b) = tokio::join!(TcpStream::connect(addr), l.accept());
+    (a.unwrap(), b.unwrap().0)
+}
+
+/// The seed's filter server (section 3.1): input upper-cased, replies framed in HEAD/END.
+#[tokio::test]
+async fn seed_filter_server_bytes_on_the_wire() {
+    timeout(T, async {
+        let (mut client, server_tcp) = tcp_pair().await;
+        let under = BufferEvent::socket(server_tcp, Options::CLOSE_ON_FREE);
+        let mut bev = BufferEvent::filter(
+            under,
+            AsciiCase::upper(),
+            HeadTailEncoder::seed(),
+            Options::CLOSE_ON_FREE,
+        );
+        bev.enable(Dir::READ | Dir::WRITE);
+        let (seen_tx, seen_rx) = std::sync::mpsc::channel();
+        let server = tokio::spawn(
+            bev.run(
+                Callbacks::new()
+                    .on_read(move |bev| {
+                        let mut all = EvBuffer::new();
+                        let n = bev.read_buffer(&mut all).unwrap();
+                        let v: Vec<u8> = all.peek(..).flat_map(|e| e.iter().copied()).collect();
+                        seen_tx.send(v).unwrap();
+                        bev.write(format!("get information: {n} bytes!").as_bytes())
+                            .unwrap();
+                    })
+                    .on_event(|bev, what| {
+                        if what.contains(Events::EOF) {
+                            bev.close_gracefully();
+                        }
+                    }),
+            ),
+        );
+        client.write_all(b"temp.data\0").await.unwrap();
+        let mut reply = vec![0; 54];
+        client.read_exact(&mut reply).await.unwrap();
+        assert_eq!(
+            reply,
+            b"|--- HEAD ---|get information: 10 bytes!|--- END ---|\n"
+        );
+        assert_eq!(seen_rx.recv().unwrap(), b"TEMP.DATA\0");
+        client.shutdown().await.unwrap();
+        let mut rest = Vec::new();
+        client.read_to_end(&mut rest).await.unwrap();
+        assert!(rest.is_empty());
+        server.await.unwrap();
+    })
+    .await
+    .unwrap();
+}
+
+/// Both sides write `data` and read everything the other sends, concurrently.
+async fn exchange<A, B>(a: A, b: B, d_ab: Vec<u8>, d_ba: Vec<u8>) -> (Vec<u8>, Vec<u8>)
+where
+    A: AsyncRead + AsyncWrite + Send + 'static,
+    B: AsyncRead + AsyncWrite + Send + 'static,
+{
+    async fn side<S: AsyncRead + AsyncWrite>(s: S, send: Vec<u8>) -> Vec<u8> {
+        let (mut r, mut w) = tokio::io::split(s);
+        let write = async move {
+            for chunk in send.chunks(64 * 1024) {
+                w.write_all(chunk).await.unwrap();
+            }
+            w.shutdown().await.unwrap();
+        };
+        let read = async move {
+            let mut got = Vec::new();
+            r.read_to_end(&mut got).await.unwrap();
+            got
+        };
+        tokio::join!(write, read).1
+    }
+    let ha = tokio::spawn(side(a, d_ab));
+    let hb = tokio::spawn(side(b, d_ba));
+    let (got_a, got_b) = (ha.await.unwrap(), hb.await.unwrap());
+    (got_b, got_a)
+}
+
+#[cfg(all(feature = "zlib", feature = "tls"))]
+mod tls_over_zlib {
+    use super::*;
+    use filters::tls::{client_config, server_config, TlsPair};
+    use filters::zlib::{Compression, Compressor, Decompressor, Format};
+    use filters::Chain;
+
+    fn pairs() -> (TlsPair, TlsPair) {
+        let cert = common::test_cert(&["localhost"]);
+        let client =
+            TlsPair::client_for(client_config(cert.roots(), &[]).unwrap(), "localhost").unwrap();
+        let server =
+            TlsPair::server(server_config(cert.chain.clone(), cert.key.clone_key(), &[]).unwrap())
+                .unwrap();
+        (client, server)
+    }
+
+    async fn check(
+        client: BufferEvent,
+        server: BufferEvent,
+        cs: filters::tls::TlsSession,
+        ss: filters::tls::TlsSession,
+    ) {
+        let (d1, d2) = (common::text(7, 4 << 20), common::pseudo_random(8, 3 << 20));
+        let (got_s, got_c) = exchange(client, server, d1.clone(), d2.clone()).await;
+        assert!(
+            got_s == d1,
+            "client->server: {} of {} bytes",
+            got_s.len(),
+            d1.len()
+        );
+        assert!(
+            got_c == d2,
+            "server->client: {} of {} bytes",
+            got_c.len(),
+            d2.len()
+        );
+        assert!(!cs.is_handshaking() && ss.peer_closed() && cs.peer_closed());
+    }
+
+    /// TLS and zlib as one chained filter over a socket bufferevent.
+    #[tokio::test]
+    async fn chained_tls_over_zlib_over_a_socket_bufferevent_megabytes_each_way() {
+        timeout(T, async {
+            let (cp, sp) = pairs();
+            let (cs, ss) = (cp.session(), sp.session());
+            let (a, b) = tcp_pair().await;
+            let bev = |tcp: TcpStream, tls: TlsPair| {
+                let (ti, to) = tls.split();
+                let mut bev = BufferEvent::filter(
+                    BufferEvent::socket(tcp, Options::CLOSE_ON_FREE),
+                    Chain::new().then(Decompressor::new(Format::Zlib)).then(ti),
+                    // auto_flush: TLS handshake records must not wait inside zlib.
+                    Chain::new()
+                        .then(to)
+                        .then(Compressor::new(Format::Zlib, Compression::fast()).auto_flush(true)),
+                    Options::CLOSE_ON_FREE,
+                );
+                bev.enable(Dir::READ | Dir::WRITE);
+                bev
+            };
+            check(bev(a, cp), bev(b, sp), cs, ss).await;
+        })
+        .await
+        .unwrap();
+    }
+
+    /// A TLS filter bufferevent over a zlib filter bufferevent over a socket bufferevent.
+    #[tokio::test]
+    #[ignore = "hangs: bufferevent does not write hook-driven output below a filter layer (R6 in /work/notes/filters-requests.md)"]
+    async fn tls_over_zlib_over_stacked_bufferevents_megabytes_each_way() {
+        timeout(T, async {
+            let (cp, sp) = pairs();
+            let (cs, ss) = (cp.session(), sp.session());
+            let (a, b) = tcp_pair().await;
+            let zlib = |tcp: TcpStream| {
+                BufferEvent::filter(
+                    BufferEvent::socket(tcp, Options::CLOSE_ON_FREE),
+                    Decompressor::new(Format::Zlib),
+                    Compressor::new(Format::Zlib, Compression::fast()).auto_flush(true),
+                    Options::CLOSE_ON_FREE,
+                )
+            };
+            let mut client = cp.into_bufferevent(zlib(a), Options::empty());
+            let mut server = sp.into_bufferevent(zlib(b), Options::empty());
+            client.enable(Dir::READ | Dir::WRITE);
+            server.enable(Dir::READ | Dir::WRITE);
+            check(client, server, cs, ss).await;
+        })
+        .await
+        .unwrap();
+    }
+}
+
+#[cfg(feature = "tls")]
+#[tokio::test]
+async fn tls_bufferevent_reports_connected_and_serves_tokio_rustls() {
+    use std::sync::Arc;
+    timeout(T, async {
+        let cert = common::test_cert(&["localhost"]);
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let scfg =
+            filters::tls::server_config(cert.chain.clone(), cert.key.clone_key(), &[b"echo/1"])
+                .unwrap();
+        let server = tokio::spawn(async move {
+            let (tcp, _) = l.accept().await.unwrap();
+            let mut bev = filters::tls::server_bufferevent(tcp, scfg, Options::empty()).unwrap();
+            bev.enable(Dir::READ | Dir::WRITE);
+            let events = Arc::new(std::sync::Mutex::new(Vec::new()));
+            let ev2 = events.clone();
+            bev.run(
+                Callbacks::new()
+                    .on_read(|bev| {
+                        let mut all = EvBuffer::new();
+                        bev.read_buffer(&mut all).unwrap();
+                        bev.write_buffer(&mut all).unwrap();
+                    })
+                    .on_event(move |bev, what| {
+                        ev2.lock().unwrap().push(what);
+                        if what.intersects(Events::EOF | Events::ERROR) {
+                            bev.close_gracefully();
+                        }
+                    }),
+            )
+            .await;
+            let ev = events.lock().unwrap().clone();
+            ev
+        });
+        let mut ccfg = rustls::ClientConfig::builder_with_provider(filters::tls::crypto_provider())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(cert.roots())
+            .with_no_client_auth();
+        ccfg.alpn_protocols = vec![b"echo/1".to_vec()];
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(ccfg));
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        let mut tls = connector
+            .connect("localhost".try_into().unwrap(), tcp)
+            .await
+            .unwrap();
+        let data = common::pseudo_random(9, 1 << 20);
+        let (mut r, mut w) = tokio::io::split(&mut tls);
+        let sent = data.clone();
+        let (_, got) = tokio::join!(
+            async move {
+                w.write_all(&sent).await.unwrap();
+                w.shutdown().await.unwrap();
+            },
+            async move {
+                let mut got = Vec::new();
+                r.read_to_end(&mut got).await.unwrap();
+                got
+            }
+        );
+        assert!(got == data, "{} of {} bytes", got.len(), data.len());
+        let events = server.await.unwrap();
+        assert_eq!(
+            events
+                .iter()
+                .filter(|e| e.contains(Events::CONNECTED))
+                .count(),
+            1,
+            "{events:?}"
+        );
+        assert!(events.iter().any(|e| e.contains(Events::EOF)), "{events:?}");
+    })
+    .await
+    .unwrap();
+}
+
+#[cfg(feature = "tls")]
+#[tokio::test]
+async fn tls_bufferevent_dirty_shutdown_is_an_error_unless_allowed() {
+    use filters::tls::{client_config, TlsPair};
+    timeout(T, async {
+        let cert = common::test_cert(&["localhost"]);
+        for allow in [false, true] {
+            let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = l.local_addr().unwrap();
+            let acceptor = tokio_rustls::TlsAcceptor::from(
+                filters::tls::server_config(cert.chain.clone(), cert.key.clone_key(), &[]).unwrap(),
+            );
+            let server = tokio::spawn(async move {
+                let (tcp, _) = l.accept().await.unwrap();
+                let mut tls = acceptor.accept(tcp).await.unwrap();
+                tls.write_all(b"bye").await.unwrap();
+                tls.flush().await.unwrap();
+                drop(tls.into_inner().0); // TCP close, no close_notify
+            });
+            let tcp = TcpStream::connect(addr).await.unwrap();
+            let pair = TlsPair::client_for(client_config(cert.roots(), &[]).unwrap(), "localhost")
+                .unwrap()
+                .allow_dirty_shutdown(allow);
+            let mut bev = pair.into_bufferevent(
+                BufferEvent::socket(tcp, Options::CLOSE_ON_FREE),
+                Options::empty(),
+            );
+            bev.enable(Dir::READ | Dir::WRITE);
+            // Sends the ClientHello: reading alone does not yet drive the write side of a new
+            // filter bufferevent (R6 in /work/notes/filters-requests.md).
+            AsyncWriteExt::flush(&mut bev).await.unwrap();
+            let mut got = Vec::new();
+            let r = bev.read_to_end(&mut got).await;
+            server.await.unwrap();
+            assert_eq!(got, b"bye");
+            match (allow, r) {
+                (true, r) => {
+                    r.unwrap();
+                }
+                (false, Err(e)) => assert!(e.to_string().contains("close_notify"), "{e}"),
+                (false, Ok(_)) => panic!("dirty shutdown reported as a clean EOF"),
+            }
+        }
+    })
+    .await
+    .unwrap();
+}
