@@ -34,11 +34,11 @@ mod input;
 mod output;
 mod session;
 
-mod bufferevent;
+mod shortcut;
 mod client;
 mod server;
 
-pub use self::bufferevent::{client_bufferevent, server_bufferevent};
+pub use shortcut::{client_bufferevent, server_bufferevent};
 pub use config::{client_config, crypto_provider, server_config};
 pub use input::TlsInput;
 pub use output::TlsOutput;
