@@ -34,16 +34,16 @@ mod input;
 mod output;
 mod session;
 
-mod shortcut;
 mod client;
 mod server;
+mod shortcut;
 
-pub use shortcut::{client_bufferevent, server_bufferevent};
 pub use config::{client_config, crypto_provider, server_config};
 pub use input::TlsInput;
 pub use output::TlsOutput;
 pub use rustls;
 pub use session::TlsSession;
+pub use shortcut::{client_bufferevent, server_bufferevent};
 
 /// The two halves of one TLS connection, ready to be given to a filter bufferevent (or to a
 /// [`FilteredStream`](crate::FilteredStream)): [`TlsPair::input`] as the input filter and
