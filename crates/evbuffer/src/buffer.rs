@@ -200,23 +200,21 @@ impl EvBuffer {
         if cap < self.policy.min_chunk() || cap > max.max(self.policy.min_chunk()) {
             return;
         }
-        // Keep it in a free slot, or instead of the smallest spare (the
-        // older one on a tie). The newest spares are kept on purpose: the
-        // last chunk emptied is usually the highest in the heap, and holding
-        // it keeps the allocator from returning the memory below it to the
-        // OS, only to fault it back in on the next round.
+        // Keep the two largest allocations, and among equals the ones at
+        // the highest addresses: with a heap that grows upwards (glibc's
+        // brk heap) holding the topmost chunk keeps the allocator from
+        // trimming the memory below it back to the OS, only to fault it in
+        // again on the next round of a fill-and-drain pattern.
+        let rank = |b: &BytesMut| (b.capacity(), b.as_ptr() as usize);
+        let new_rank = (cap, buf.as_ptr() as usize);
         let [s0, s1] = &mut self.spares;
-        match (
-            s0.as_ref().map(BytesMut::capacity),
-            s1.as_ref().map(BytesMut::capacity),
-        ) {
+        match (s0.as_ref().map(rank), s1.as_ref().map(rank)) {
             (None, _) => *s0 = Some(buf),
             (_, None) => *s1 = Some(buf),
-            (Some(ca), Some(cb)) => {
-                if ca <= cb && cap >= ca {
-                    *s0 = s1.take();
-                    *s1 = Some(buf);
-                } else if cb < ca && cap >= cb {
+            (Some(r0), Some(r1)) => {
+                if r0 <= r1 && new_rank > r0 {
+                    *s0 = Some(buf);
+                } else if r1 < r0 && new_rank > r1 {
                     *s1 = Some(buf);
                 }
             }
