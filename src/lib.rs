@@ -9,6 +9,9 @@
 //!   modes, and socket, filter and pair backends (libevent's `struct bufferevent`).
 //! * [`filters`] — ready-made filters: byte transforms, framing, zlib/gzip, TLS
 //!   (rustls), composition, and an adapter for any tokio stream.
+//! * [`seed`] — the seed's three programs (filter server, its client, the
+//!   first filter server) behind the `filter_server`, `filter_client` and
+//!   `upper_server` examples.
 //!
 //! The layers and the libevent-to-Rust map are described in the README.
 #![forbid(unsafe_code)]
@@ -18,3 +21,5 @@ pub use bufferevent;
 pub use evbuffer;
 pub use filters;
 pub use listener;
+
+pub mod seed;
