@@ -247,7 +247,9 @@ impl BufferEvent {
 
     /// Bytes asked of the transport per read; default
     /// [`DEFAULT_READ_SIZE`](crate::DEFAULT_READ_SIZE)
-    /// (`bufferevent_set_max_single_read`).
+    /// (`bufferevent_set_max_single_read`; the libevent-named
+    /// [`set_max_single_read`](Self::set_max_single_read) is the same
+    /// setting, with 0 restoring the default).
     pub fn set_read_size(&mut self, n: usize) {
         self.core.set_read_size(n);
     }
@@ -264,11 +266,14 @@ impl BufferEvent {
         self.core.set_max_output(n);
     }
 
-    /// Installs (or with `None` removes) a byte-rate [`Limiter`]: every
-    /// read and write asks it how many bytes may move now and when to retry
-    /// (the hook for `bufferevent_set_rate_limit` and rate-limit groups).
-    /// A limiter answering 0 suspends that direction until `retry_at`; it
-    /// never causes a 0-byte read (libevent #1439/#1440).
+    /// Installs (or with `None` removes) a custom byte-rate [`Limiter`]:
+    /// every read and write asks it how many bytes may move now and when to
+    /// retry. libevent has no such hook; for its token buckets use
+    /// [`set_rate_limit`](Self::set_rate_limit) and
+    /// [`add_to_rate_limit_group`](Self::add_to_rate_limit_group), which
+    /// combine with a custom limiter (the smaller quota wins). A limiter
+    /// answering 0 suspends that direction until `retry_at`; it never causes
+    /// a 0-byte read (libevent #1439/#1440).
     pub fn set_limiter(&mut self, limiter: Option<Box<dyn Limiter>>) {
         self.core.set_limiter(limiter);
     }
@@ -409,6 +414,9 @@ impl BufferEvent {
 
     /// One step of the read direction: transport reads, then read timers.
     pub(crate) fn poll_read_side(&mut self, cx: &mut Context<'_>) -> bool {
+        if let Some(w) = self.core.limits_ref().group_wakers() {
+            w.read.register(cx.waker());
+        }
         let mut progress = false;
         for _ in 0..4 {
             let now = now();
@@ -427,6 +435,9 @@ impl BufferEvent {
     /// One step of the write direction: transport writes and shutdown,
     /// then write timers.
     pub(crate) fn poll_write_side(&mut self, cx: &mut Context<'_>) -> bool {
+        if let Some(w) = self.core.limits_ref().group_wakers() {
+            w.write.register(cx.waker());
+        }
         let mut progress = false;
         for _ in 0..4 {
             let now = now();

@@ -75,6 +75,7 @@ pub mod face;
 mod filter;
 mod flush;
 mod options;
+mod rate_limit;
 
 #[doc = include_str!("porting.md")]
 pub mod porting {}
@@ -91,4 +92,6 @@ pub use crate::face::handler::{Callbacks, Handler};
 pub use crate::filter::{Filter, FilterEvent, FilterResult, FilterStatus, PassThrough};
 pub use crate::flush::FlushMode;
 pub use crate::options::Options;
+pub use crate::rate_limit::RateLimitGroup;
 pub use evbuffer::EvBuffer;
+pub use ratelimit::{ConfigError, LimitError, RateLimitConfig};

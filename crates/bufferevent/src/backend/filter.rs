@@ -48,6 +48,11 @@ pub(crate) struct FilterBackend {
     out_finished: bool,
     /// A filter reported [`FilterEvent::Eof`].
     filter_eof: bool,
+    /// The filter's read limit stopped the input filter.
+    in_limited: bool,
+    /// The filter's write limit held back part of a `Flush`/`Finished`:
+    /// the output filter has not seen the mode yet.
+    out_deferred: bool,
 }
 
 /// Why the input loop stopped.
@@ -111,8 +116,10 @@ impl FilterBackend {
 
     /// Lets the underlying read only while the filter wants more input
     /// (libevent's `BEV_SUSPEND_FILT_READ`).
+    /// While the filter's own read limit holds it back, the underlying stops
+    /// reading too, so that the transport's backpressure works.
     fn sync_suspend(&mut self, core: &Core) {
-        let want = core.wants_read() && !core.input_full();
+        let want = core.wants_read() && !core.input_full() && !self.in_limited;
         self.under.core.set_suspended_by_filter(!want);
     }
 
@@ -123,6 +130,13 @@ impl FilterBackend {
         }
         let before_total = core.input.len();
         let mut progress = false;
+        // A rate limit on the filter counts the bytes its input filter
+        // produces; it is asked only when there is input to filter, and
+        // again (after reporting) each time an allowance is used up.
+        let limited = core.limits_ref().is_active();
+        let mut allowance = 0usize;
+        let mut unreported = 0usize;
+        self.in_limited = false;
         let stop = loop {
             if !core.enabled().contains(crate::Dir::READ) || core.input_full() {
                 break InStop::Blocked;
@@ -131,9 +145,21 @@ impl FilterBackend {
             if src_len == 0 || self.in_need_more_at == Some(src_len) {
                 break InStop::Drained;
             }
-            let limit = core
+            let mut limit = core
                 .read_high_set()
                 .map(|h| h.saturating_sub(core.input.len()));
+            if limited {
+                if allowance == 0 {
+                    core.on_read(std::mem::take(&mut unreported), now);
+                    allowance = core.read_quota(limit.unwrap_or(usize::MAX), now);
+                    if allowance == 0 {
+                        // suspended until the core's read retry instant
+                        self.in_limited = true;
+                        break InStop::Blocked;
+                    }
+                }
+                limit = Some(limit.map_or(allowance, |l| l.min(allowance)));
+            }
             let dst_before = core.input.len();
             let res = self.input.process(
                 &mut self.under.core.input,
@@ -142,6 +168,9 @@ impl FilterBackend {
                 FlushMode::Normal,
             );
             self.drain_filter_events(core);
+            let produced = core.input.len().saturating_sub(dst_before);
+            allowance = allowance.saturating_sub(produced);
+            unreported += produced;
             match res {
                 Ok(FilterStatus::Ok) => {
                     self.in_need_more_at = None;
@@ -164,6 +193,7 @@ impl FilterBackend {
         let mut finished = false;
         if stop == InStop::Drained && self.under_eof {
             finished = true;
+            let dst_before = core.input.len();
             let res = self.input.process(
                 &mut self.under.core.input,
                 &mut core.input,
@@ -171,6 +201,7 @@ impl FilterBackend {
                 FlushMode::Finished,
             );
             self.drain_filter_events(core);
+            unreported += core.input.len().saturating_sub(dst_before);
             match res {
                 Ok(_) => {}
                 Err(e) => {
@@ -179,8 +210,8 @@ impl FilterBackend {
                 }
             }
         }
+        core.on_read(unreported, now);
         let produced = core.input.len().saturating_sub(before_total);
-        core.on_read(produced, now);
         if self.filter_eof && !self.in_failed {
             // a clean end inside the filter (TLS close_notify)
             finished = true;
@@ -207,21 +238,33 @@ impl FilterBackend {
 
     /// Runs the output filter (statements 58, 59, 61). Returns whether a
     /// call returned `Ok`.
+    ///
+    /// A rate limit on the filter counts the bytes the output filter
+    /// consumes. It is asked before each call that has output to consume
+    /// (again, after reporting, each time an allowance is used up) and its
+    /// allowance is passed as the `limit`. While it holds output back, a
+    /// `Flush`/`Finished` becomes `Normal` calls and `Finished` reaches the
+    /// filter only once the output has gone (`out_deferred`): trailers
+    /// never overtake data.
     fn process_output(&mut self, core: &mut Core, mode: FlushMode, now: Instant) -> bool {
+        self.out_deferred = false;
         if self.out_failed || self.out_finished || core.write_half() == HalfState::Failed {
             return false;
         }
         if mode == FlushMode::Normal
-            && (!core.enabled().contains(crate::Dir::WRITE)
+            && ((!core.enabled().contains(crate::Dir::WRITE) && !core.is_forced())
                 || (core.output.is_empty() && !self.output.wants_write())
                 || self.under_output_full())
         {
             return false;
         }
+        let limited = core.limits_ref().is_active();
+        let mut allowance = 0usize;
+        let mut unreported = 0usize;
         let mut any_ok = false;
         let under_before = self.under.core.output.len();
         for _ in 0..MAX_CALLS {
-            let limit = if mode == FlushMode::Normal {
+            let mut limit = if mode == FlushMode::Normal {
                 self.under
                     .core
                     .write_high_set()
@@ -229,15 +272,36 @@ impl FilterBackend {
             } else {
                 None
             };
+            let mut call_mode = mode;
+            if limited && !core.output.is_empty() {
+                if allowance == 0 {
+                    core.on_written(std::mem::take(&mut unreported), now);
+                    allowance = core.write_quota(core.output.len(), now);
+                    if allowance == 0 {
+                        // suspended until the core's write retry instant
+                        self.out_deferred = mode != FlushMode::Normal;
+                        break;
+                    }
+                }
+                limit = Some(limit.map_or(allowance, |l| l.min(allowance)));
+                if allowance < core.output.len() {
+                    call_mode = FlushMode::Normal;
+                }
+            }
+            self.out_deferred = call_mode != mode;
             let src_before = core.output.len();
             let dst_before = self.under.core.output.len();
-            let res =
-                self.output
-                    .process(&mut core.output, &mut self.under.core.output, limit, mode);
+            let res = self.output.process(
+                &mut core.output,
+                &mut self.under.core.output,
+                limit,
+                call_mode,
+            );
             self.drain_filter_events(core);
             let consumed = src_before.saturating_sub(core.output.len());
             let added = self.under.core.output.len() != dst_before;
-            core.on_written(consumed, now);
+            allowance = allowance.saturating_sub(consumed);
+            unreported += consumed;
             match res {
                 Ok(FilterStatus::Ok) => any_ok = true,
                 Ok(FilterStatus::NeedMore) => break,
@@ -256,11 +320,12 @@ impl FilterBackend {
             if !more_src && !more_records {
                 break;
             }
-            if mode == FlushMode::Normal && self.under_output_full() {
+            if call_mode == FlushMode::Normal && self.under_output_full() {
                 break;
             }
         }
-        if mode == FlushMode::Finished && !self.out_failed {
+        core.on_written(unreported, now);
+        if mode == FlushMode::Finished && !self.out_failed && !self.out_deferred {
             self.out_finished = true;
         }
         if self.under.core.output.len() != under_before {
@@ -391,9 +456,15 @@ impl FilterBackend {
     /// `Finished` on the output side: everything through the output filter
     /// with `Finished`, then `flush(Finished)` on the underlying, which shuts
     /// its transport's write side once drained.
+    ///
+    /// While the filter's write limit holds output back, nothing is
+    /// finished yet: the driver calls this again once the output is gone.
     fn finish(&mut self, core: &mut Core, now: Instant) {
         if !self.out_finished {
             self.process_output(core, FlushMode::Finished, now);
+            if self.out_deferred && !self.out_failed {
+                return;
+            }
             self.out_finished = true;
         }
         if self.under.core.accepts_writes() {
@@ -442,6 +513,8 @@ impl BufferEvent {
                 out_failed: false,
                 out_finished: false,
                 filter_eof: false,
+                in_limited: false,
+                out_deferred: false,
             }),
             options,
         );

@@ -112,7 +112,9 @@ impl Backend for PairBackend {
         let mut chan = lock(&self.rx);
         let mut progress = false;
         if core.wants_read() {
-            let n = core.input_room().min(chan.buf.len());
+            // the limits are asked only when there is something to move
+            let available = core.input_room().min(chan.buf.len());
+            let n = core.read_quota(available, now);
             if n > 0 {
                 let moved = unfrozen(&mut core.input, End::Back, |input| {
                     chan.buf.remove_into(input, n).unwrap_or(0)
@@ -143,12 +145,14 @@ impl Backend for PairBackend {
             }
             return false;
         }
-        let budget = core.write_budget(now);
-        let n = if core.is_forced() {
-            budget
+        // a flush pushes regardless of the partner's room (statement 68);
+        // otherwise the limits are asked only when the partner has room
+        let room = if core.is_forced() {
+            usize::MAX
         } else {
-            budget.min(chan.room)
+            chan.room
         };
+        let n = core.write_budget_upto(room, now);
         let mut progress = Self::transfer(core, &mut chan, n, now) > 0;
         if core.wants_shutdown() {
             Self::finish(core, &mut chan);
@@ -164,7 +168,9 @@ impl Backend for PairBackend {
     /// output now, even with writing (or the partner's reading) disabled.
     /// The partner's input still never exceeds its bound: what it has no
     /// room for waits in the channel. `Finished` then gives the partner EOF
-    /// (statement 69).
+    /// (statement 69). A rate limit or max single write still applies: what
+    /// it holds back follows as the limit allows (the flush stays in force),
+    /// and EOF comes after it.
     fn flush(&mut self, core: &mut Core, mode: FlushMode, now: Instant) -> Result<bool, Error> {
         if mode == FlushMode::Normal {
             return Ok(false);
@@ -173,12 +179,13 @@ impl Backend for PairBackend {
         if chan.reader_gone {
             return Err(Error::Closed);
         }
-        let all = core.output.len();
-        let moved = Self::transfer(core, &mut chan, all, now);
-        if mode == FlushMode::Finished {
+        let pending = !core.output.is_empty();
+        let n = core.write_budget_upto(usize::MAX, now);
+        Self::transfer(core, &mut chan, n, now);
+        if mode == FlushMode::Finished && core.output.is_empty() {
             Self::finish(core, &mut chan);
         }
-        Ok(moved > 0)
+        Ok(pending)
     }
 
     fn on_enable_change(&mut self, core: &mut Core) {

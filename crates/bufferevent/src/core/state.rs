@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 
 use evbuffer::EvBuffer;
 
-use super::limit::{Limiter, Quota};
+use ratelimit::Direction;
+
+use super::limit::{Limiter, Limits, Quota};
 use super::timeout::Timeouts;
 use super::watermark::{
     Watermark, Watermarks, DEFAULT_MAX_INPUT, DEFAULT_MAX_OUTPUT, DEFAULT_READ_SIZE,
@@ -80,7 +82,10 @@ pub(crate) struct Core {
     /// `flush(Flush|Finished)` was asked: write even while disabled, until
     /// the output drains.
     forced: bool,
-    limiter: Option<Box<dyn Limiter>>,
+    /// Largest single write (`bufferevent_set_max_single_write`); the
+    /// largest single read is `read_size`.
+    max_single_write: usize,
+    limits: Limits,
     read_retry_at: Option<Instant>,
     write_retry_at: Option<Instant>,
     total_read: u64,
@@ -112,7 +117,8 @@ impl Core {
             write_half: HalfState::Open,
             finishing: false,
             forced: false,
-            limiter: None,
+            max_single_write: usize::MAX,
+            limits: Limits::default(),
             read_retry_at: None,
             write_retry_at: None,
             total_read: 0,
@@ -165,6 +171,19 @@ impl Core {
         self.read_size = n.max(1);
     }
 
+    pub(crate) fn read_size(&self) -> usize {
+        self.read_size
+    }
+
+    /// 0 restores the default: no bound.
+    pub(crate) fn set_max_single_write(&mut self, n: usize) {
+        self.max_single_write = if n == 0 { usize::MAX } else { n };
+    }
+
+    pub(crate) fn max_single_write(&self) -> usize {
+        self.max_single_write
+    }
+
     pub(crate) fn set_max_input(&mut self, n: usize) {
         self.max_input = n.max(1);
     }
@@ -174,7 +193,25 @@ impl Core {
     }
 
     pub(crate) fn set_limiter(&mut self, limiter: Option<Box<dyn Limiter>>) {
-        self.limiter = limiter;
+        self.limits.set_custom(limiter);
+        self.clear_retry();
+    }
+
+    /// The rate limits and custom limiter.
+    pub(crate) fn limits(&mut self) -> &mut Limits {
+        &mut self.limits
+    }
+
+    /// The rate limits and custom limiter, read-only.
+    pub(crate) fn limits_ref(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Forgets the retry instants: a limit changed, the next drive step
+    /// asks again at once.
+    pub(crate) fn clear_retry(&mut self) {
+        self.read_retry_at = None;
+        self.write_retry_at = None;
     }
 
     pub(crate) fn error(&self) -> Option<&Error> {
@@ -262,20 +299,26 @@ impl Core {
         if !self.wants_read() {
             return 0;
         }
-        let want = self.input_room().min(self.read_size);
-        if want == 0 {
-            return 0;
+        let want = self.input_room();
+        self.read_quota(want, now)
+    }
+
+    /// How many of `want` bytes a transport that already knows what it can
+    /// deliver (a pair's channel, a filter's underlying input) may move into
+    /// the input now: at most the read size (libevent's max single read),
+    /// cut down by the limits. 0 suspends reading until the retry instant
+    /// kept for [`read_wakeup`](Self::read_wakeup).
+    pub(crate) fn read_quota(&mut self, want: usize, now: Instant) -> usize {
+        self.read_retry_at = None;
+        let want = want.min(self.read_size);
+        if want == 0 || !self.limits.is_active() {
+            return want;
         }
-        match self.limiter.as_mut() {
-            None => want,
-            Some(l) => {
-                let Quota { bytes, retry_at } = l.read_quota(want, now);
-                if bytes == 0 {
-                    self.read_retry_at = retry_at;
-                }
-                bytes.min(want)
-            }
+        let Quota { bytes, retry_at } = self.limits.quota(Direction::Read, want, now);
+        if bytes == 0 {
+            self.read_retry_at = retry_at;
         }
+        bytes.min(want)
     }
 
     /// `n > 0` bytes were appended to the input by the transport.
@@ -289,8 +332,8 @@ impl Core {
         }
         self.total_read += n as u64;
         self.timeouts.restart(Dir::READ, now);
-        if let Some(l) = self.limiter.as_mut() {
-            l.consumed_read(n, now);
+        if self.limits.is_active() {
+            self.limits.consumed(Direction::Read, n, now);
         }
         if self.enabled.contains(Dir::READ) && self.input.len() >= self.wm.read.low {
             self.pending.read = true;
@@ -335,6 +378,12 @@ impl Core {
     /// write): output pending, writing enabled (or a flush forcing it), the
     /// write half open, and what the limiter allows.
     pub(crate) fn write_budget(&mut self, now: Instant) -> usize {
+        self.write_budget_upto(usize::MAX, now)
+    }
+
+    /// [`write_budget`](Self::write_budget), at most `cap` bytes (what the
+    /// transport has room for: the limits are not asked when it has none).
+    pub(crate) fn write_budget_upto(&mut self, cap: usize, now: Instant) -> usize {
         self.write_retry_at = None;
         if self.write_half != HalfState::Open || self.suspend.connecting || self.output.is_empty() {
             return 0;
@@ -342,17 +391,25 @@ impl Core {
         if !self.enabled.contains(Dir::WRITE) && !self.forced {
             return 0;
         }
-        let want = self.output.len();
-        match self.limiter.as_mut() {
-            None => want,
-            Some(l) => {
-                let Quota { bytes, retry_at } = l.write_quota(want, now);
-                if bytes == 0 {
-                    self.write_retry_at = retry_at;
-                }
-                bytes.min(want)
-            }
+        let want = self.output.len().min(cap);
+        self.write_quota(want, now)
+    }
+
+    /// How many of `want` bytes of the output may be written now: at most
+    /// the max single write, cut down by the limits. 0 suspends writing
+    /// until the retry instant kept for [`write_wakeup`](Self::write_wakeup).
+    /// The filter backend calls it directly; it checks no other state.
+    pub(crate) fn write_quota(&mut self, want: usize, now: Instant) -> usize {
+        self.write_retry_at = None;
+        let want = want.min(self.max_single_write);
+        if want == 0 || !self.limits.is_active() {
+            return want;
         }
+        let Quota { bytes, retry_at } = self.limits.quota(Direction::Write, want, now);
+        if bytes == 0 {
+            self.write_retry_at = retry_at;
+        }
+        bytes.min(want)
     }
 
     /// `n` bytes were removed from the output by the transport (or, for a
@@ -364,8 +421,8 @@ impl Core {
         }
         self.total_written += n as u64;
         self.timeouts.restart(Dir::WRITE, now);
-        if let Some(l) = self.limiter.as_mut() {
-            l.consumed_write(n, now);
+        if self.limits.is_active() {
+            self.limits.consumed(Direction::Write, n, now);
         }
         if self.output.is_empty() {
             self.forced = false;
