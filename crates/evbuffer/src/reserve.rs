@@ -306,6 +306,13 @@ impl<'a> Reservation<'a> {
         self.finish(parts)
     }
 
+    /// Gives up the reservation, freeing a new chunk it made instead of
+    /// keeping it for the next reservation (for reads that found nothing:
+    /// an idle connection should not hold a read-sized spare).
+    pub(crate) fn release(mut self) {
+        self.fresh = None;
+    }
+
     /// Commits what was written through the `BufMut` impl.
     pub fn commit_written(self) -> Result<()> {
         let n = self.written;

@@ -72,8 +72,23 @@ impl EvBuffer {
         let region = &mut region[..lim];
         let start = region.as_ptr();
         let mut rb = ReadBuf::uninit(region);
-        ready!(r.poll_read(cx, &mut rb))?;
+        let polled = r.poll_read(cx, &mut rb);
         let filled = rb.filled();
+        let filled_len = filled.len();
+        let same_memory = filled.as_ptr() == start.cast::<u8>();
+        match polled {
+            Poll::Pending => {
+                // Nothing arrived: do not keep a read-sized allocation
+                // around for an idle connection.
+                res.release();
+                return Poll::Pending;
+            }
+            Poll::Ready(Err(e)) => {
+                res.release();
+                return Poll::Ready(Err(e));
+            }
+            Poll::Ready(Ok(())) => {}
+        }
         if filled.as_ptr() != start.cast::<u8>() {
             return Poll::Ready(Err(io::Error::other(
                 "AsyncRead replaced the ReadBuf's memory",
@@ -183,6 +198,29 @@ mod tests {
         .await
         .expect("bounded in time");
         assert_eq!(res, data);
+    }
+
+    /// A reader that never has data.
+    struct Never;
+    impl AsyncRead for Never {
+        fn poll_read(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            _: &mut ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            Poll::Pending
+        }
+    }
+
+    #[test]
+    fn pending_read_keeps_no_allocation() {
+        let mut b = EvBuffer::new();
+        let waker = std::task::Waker::noop();
+        let mut cx = Context::from_waker(waker);
+        let r = b.poll_read_from(&mut cx, Pin::new(&mut Never), 64 * 1024);
+        assert!(r.is_pending());
+        assert!(b.spares.iter().all(Option::is_none));
+        assert_eq!(b.chunk_count(), 0);
     }
 
     #[tokio::test]
