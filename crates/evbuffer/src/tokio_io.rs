@@ -89,12 +89,12 @@ impl EvBuffer {
             }
             Poll::Ready(Ok(())) => {}
         }
-        if filled.as_ptr() != start.cast::<u8>() {
+        if !same_memory {
             return Poll::Ready(Err(io::Error::other(
                 "AsyncRead replaced the ReadBuf's memory",
             )));
         }
-        let n = filled.len();
+        let n = filled_len;
         // SAFETY: `ReadBuf` guarantees that its filled part (the first `n`
         // bytes of our region, checked to be the same memory above) is
         // initialised.
