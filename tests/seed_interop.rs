@@ -92,7 +92,9 @@ fn our_client_against_the_c_server() {
         .wait_for_stdout(LONG, |s| s.contains("Connection closed."))
         .unwrap();
     assert!(
-        out.contains(": TEMP.DATA\nfilter_out\nwrite event buffer is empty!\ntimeout Connection closed.\n"),
+        out.contains(
+            ": TEMP.DATA\nfilter_out\nwrite event buffer is empty!\ntimeout Connection closed.\n"
+        ),
         "{out}"
     );
 }
@@ -133,7 +135,10 @@ fn our_client_says_why_it_cannot_connect() {
         "{err:?}"
     );
     let msg = err.to_string();
-    assert!(msg.contains(&format!("127.0.0.1:{port}")) && msg.contains("refused"), "{msg}");
+    assert!(
+        msg.contains(&format!("127.0.0.1:{port}")) && msg.contains("refused"),
+        "{msg}"
+    );
     assert!(progress.is_empty());
 }
 
@@ -199,7 +204,10 @@ fn both_filter_servers_close_4_seconds_after_the_last_read() {
     let (ours_wait, c_wait) = (ours_t.join().unwrap(), c_t.join().unwrap());
     let window = Duration::from_millis(3500)..Duration::from_secs(6);
     assert!(window.contains(&c_wait), "C closed after {c_wait:?}");
-    assert!(window.contains(&ours_wait), "ours closed after {ours_wait:?}");
+    assert!(
+        window.contains(&ours_wait),
+        "ours closed after {ours_wait:?}"
+    );
     let silent_wait = silent.join().unwrap();
     assert!(
         (Duration::from_millis(3500)..Duration::from_secs(9)).contains(&silent_wait),
@@ -233,7 +241,10 @@ fn our_filter_server_answers_for_all_1500_bytes() {
         let n = c.read(&mut buf).expect("replies within the timeout");
         assert!(n > 0, "EOF after answers for {answered} bytes");
         pending.extend_from_slice(&buf[..n]);
-        while let Some(end) = pending.windows(seed::END.len()).position(|w| w == seed::END) {
+        while let Some(end) = pending
+            .windows(seed::END.len())
+            .position(|w| w == seed::END)
+        {
             let frame: Vec<u8> = pending.drain(..end + seed::END.len()).collect();
             let text = String::from_utf8(frame).unwrap();
             let n: usize = text
@@ -275,10 +286,10 @@ fn our_filter_server_echo_mode_is_binary_safe() {
 
 #[test]
 fn our_filter_server_stops_reading_from_a_client_that_does_not_read() {
-    // Echo mode, a client sending 64 MiB without reading: once the buffers
+    // Echo mode, a client sending 32 MiB without reading: once the buffers
     // (kernel and ours, a few MiB) are full the server stops reading, so
     // the writer stalls; then everything comes back, in order, nothing lost.
-    const TOTAL: usize = 64 * 1024 * 1024;
+    const TOTAL: usize = 32 * 1024 * 1024;
     let ours = Ours::filter_server(filter_server::Config {
         echo: true,
         ..Default::default()
@@ -309,7 +320,10 @@ fn our_filter_server_stops_reading_from_a_client_that_does_not_read() {
         last = now;
         assert!(Instant::now() < deadline, "the writer never stalled");
     };
-    assert!(stalled_at < TOTAL, "the server read everything without replies being read");
+    assert!(
+        stalled_at < TOTAL,
+        "the server read everything without replies being read"
+    );
     // Now read: every byte comes back, framed, in order.
     c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     let frames = read_frames(&mut c, seed::HEAD, seed::END, TOTAL);
@@ -317,7 +331,12 @@ fn our_filter_server_stops_reading_from_a_client_that_does_not_read() {
     let mut at = 0;
     for f in &frames {
         for (i, b) in f.iter().enumerate() {
-            assert_eq!(*b, b'A' + ((at + i) % (64 * 1024) % 26) as u8, "byte {}", at + i);
+            assert_eq!(
+                *b,
+                b'A' + ((at + i) % (64 * 1024) % 26) as u8,
+                "byte {}",
+                at + i
+            );
         }
         at += f.len();
     }

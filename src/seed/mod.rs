@@ -62,8 +62,8 @@ pub mod filter_client;
 pub mod filter_server;
 pub mod upper_server;
 
-mod conn;
 mod cli;
+mod conn;
 
 pub use cli::{init_logging, runtime};
 

@@ -33,11 +33,8 @@ fn runtime() -> tokio::runtime::Runtime {
 impl Ours {
     /// The seed's filter server.
     pub fn filter_server(config: filter_server::Config) -> Ours {
-        let l = filter_server::bind(
-            "127.0.0.1:0".parse().unwrap(),
-            &filter_server::options(),
-        )
-        .unwrap();
+        let l =
+            filter_server::bind("127.0.0.1:0".parse().unwrap(), &filter_server::options()).unwrap();
         let port = l.local_addr().as_inet().unwrap().port();
         let rt = runtime();
         let server = {
@@ -137,26 +134,34 @@ pub fn time_to_eof(c: &mut TcpStream, since: Instant) -> Duration {
 /// `total` bytes; returns the payloads. Fails on anything else on the wire.
 pub fn read_frames(c: &mut TcpStream, head: &[u8], tail: &[u8], total: usize) -> Vec<Vec<u8>> {
     let mut pending = Vec::new();
+    // where the search for the tail resumes in `pending` (frames can be
+    // megabytes: don't rescan them on every read)
+    let mut scanned = head.len();
     let mut frames = Vec::new();
     let mut got = 0;
-    let mut buf = vec![0u8; 64 * 1024];
+    let mut buf = vec![0u8; 256 * 1024];
     while got < total {
         // take every complete frame
-        loop {
-            if pending.len() < head.len() {
-                break;
-            }
-            assert_eq!(&pending[..head.len()], head, "a frame must start with its head");
-            let Some(end) = pending[head.len()..]
-                .windows(tail.len())
-                .position(|w| w == tail)
+        while pending.len() >= head.len() {
+            assert_eq!(
+                &pending[..head.len()],
+                head,
+                "a frame must start with its head"
+            );
+            let from = scanned.max(head.len());
+            let Some(at) = pending
+                .get(from..)
+                .and_then(|rest| rest.windows(tail.len()).position(|w| w == tail))
             else {
+                scanned = pending.len().saturating_sub(tail.len() - 1).max(head.len());
                 break;
             };
-            let payload = pending[head.len()..head.len() + end].to_vec();
+            let end = from + at;
+            let payload = pending[head.len()..end].to_vec();
             got += payload.len();
             frames.push(payload);
-            pending.drain(..head.len() + end + tail.len());
+            pending.drain(..end + tail.len());
+            scanned = head.len();
         }
         if got >= total {
             break;
