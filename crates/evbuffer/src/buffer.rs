@@ -77,6 +77,8 @@ impl EvBuffer {
     }
 
     /// An empty buffer whose chunks are sized by `policy`.
+    ///
+    /// libevent: `evbuffer_new`; libevent's chunk sizing is fixed.
     pub fn with_chunk_policy(policy: ChunkPolicy) -> Self {
         EvBuffer {
             chunks: VecDeque::new(),
@@ -92,6 +94,8 @@ impl EvBuffer {
     }
 
     /// The chunk policy in force.
+    ///
+    /// libevent: no equivalent (fixed sizing).
     pub fn chunk_policy(&self) -> ChunkPolicy {
         self.policy
     }
@@ -103,6 +107,8 @@ impl EvBuffer {
     }
 
     /// Whether the buffer holds no bytes.
+    ///
+    /// libevent: `evbuffer_get_length(buf) == 0`.
     #[inline]
     pub fn is_empty(&self) -> bool {
         self.len == 0
@@ -123,12 +129,16 @@ impl EvBuffer {
 
     /// Spare capacity of the tail chunk: how many bytes can be added without
     /// allocating.
+    ///
+    /// libevent: the room `evbuffer_expand` guarantees.
     pub fn tail_capacity(&self) -> usize {
         self.chunks.back().map_or(0, Chunk::spare)
     }
 
     /// Drops the allocations kept for reuse (see [`ChunkPolicy`]), e.g. when a
     /// connection goes idle.
+    ///
+    /// libevent: no equivalent (libevent frees chains as they empty).
     pub fn release_spare(&mut self) {
         self.spares = Default::default();
     }
@@ -480,6 +490,8 @@ impl EvBuffer {
     }
 
     /// Puts `data` before the current contents without copying it.
+    ///
+    /// libevent: `evbuffer_prepend` without the copy.
     pub fn prepend_bytes(&mut self, data: Bytes) -> Result<()> {
         if self.frozen_front {
             return Err(Error::FrozenFront);
@@ -710,6 +722,8 @@ impl EvBuffer {
 
     /// Removes everything. Does nothing if the front is frozen (use
     /// [`drain`](Self::drain) to get the error).
+    ///
+    /// libevent: `evbuffer_drain(buf, evbuffer_get_length(buf))`.
     pub fn clear(&mut self) {
         if self.frozen_front {
             tracing::debug!(
@@ -787,6 +801,8 @@ impl EvBuffer {
     /// Removes the first `n` bytes and returns them as `Bytes`: no copy when
     /// they lie in one chunk, one copy otherwise. `n > len` is
     /// [`Error::OutOfRange`].
+    ///
+    /// libevent: `evbuffer_remove` into a new allocation, without the copy.
     pub fn split_to(&mut self, n: usize) -> Result<Bytes> {
         if self.frozen_front {
             return Err(Error::FrozenFront);
@@ -845,6 +861,8 @@ impl EvBuffer {
     }
 
     /// All bytes, copied into a `Vec` (for tests and debugging).
+    ///
+    /// libevent: `evbuffer_copyout` of everything.
     pub fn to_vec(&self) -> Vec<u8> {
         let mut v = Vec::with_capacity(self.len);
         for c in &self.chunks {

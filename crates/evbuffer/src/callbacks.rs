@@ -209,6 +209,8 @@ impl EvBuffer {
     }
 
     /// Number of registered callbacks.
+    ///
+    /// libevent: no equivalent.
     pub fn cb_count(&self) -> usize {
         self.cbs.as_ref().map_or(0, |c| c.entries.len())
     }
@@ -227,6 +229,8 @@ impl EvBuffer {
     }
 
     /// Whether deferred mode is on.
+    ///
+    /// libevent: whether `evbuffer_defer_callbacks` is in force.
     pub fn deferred_callbacks(&self) -> bool {
         self.cbs.as_ref().is_some_and(|c| c.deferred)
     }

@@ -7,6 +7,8 @@
 use std::io;
 
 /// `Result` with [`Error`] as the error type.
+///
+/// libevent: functions return -1 or `NULL` instead.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// What went wrong in an [`EvBuffer`](crate::EvBuffer) operation (libevent's

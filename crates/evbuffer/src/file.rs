@@ -36,6 +36,8 @@ use crate::error::{Error, Result};
 /// How many bytes past what an operation needs are read from a file chunk at
 /// once (so that consuming a file piece by piece does not read it piece by
 /// piece).
+///
+/// libevent: segments are mmapped or read whole.
 pub const LOAD_STEP: usize = 64 * 1024;
 
 type Cleanup = Box<dyn FnOnce() + Send>;
@@ -129,21 +131,29 @@ impl FileSegment {
     }
 
     /// The segment's length in bytes.
+    ///
+    /// libevent: the `length` of `evbuffer_file_segment_new`.
     pub fn len(&self) -> u64 {
         self.inner.len
     }
 
     /// Whether the segment is empty.
+    ///
+    /// libevent: a segment of `length` 0.
     pub fn is_empty(&self) -> bool {
         self.inner.len == 0
     }
 
     /// The segment's start offset in the file.
+    ///
+    /// libevent: the `offset` of `evbuffer_file_segment_new`.
     pub fn offset(&self) -> u64 {
         self.inner.offset
     }
 
     /// The underlying file.
+    ///
+    /// libevent: the `fd` of `evbuffer_file_segment_new`.
     pub fn file(&self) -> &File {
         &self.inner.file
     }

@@ -43,6 +43,8 @@ impl EvBuffer {
     }
 
     /// Whether an end is frozen.
+    ///
+    /// libevent: the private `freeze_start` / `freeze_end` flags.
     pub fn is_frozen(&self, end: End) -> bool {
         match end {
             End::Front => self.frozen_front,

@@ -127,6 +127,8 @@ impl EvBuffer {
     /// written: unread file chunks at the front go with `sendfile(2)` (their
     /// bytes never enter user space), everything else with `writev`.
     /// Otherwise as [`write_to`](Self::write_to). Linux only.
+    ///
+    /// libevent: `evbuffer_write_atmost` on a socket, with sendfile for file segments.
     #[cfg(target_os = "linux")]
     pub fn write_to_fd(
         &mut self,

@@ -17,6 +17,8 @@ use crate::chunk::Chunk;
 
 /// Iterator over the extents (contiguous slices, in order) of a range of an
 /// [`EvBuffer`]; returned by [`EvBuffer::peek`].
+///
+/// libevent: the `struct evbuffer_iovec` array `evbuffer_peek` fills.
 #[derive(Clone)]
 pub struct Extents<'a> {
     iter: vec_deque::Iter<'a, Chunk>,
@@ -34,6 +36,8 @@ impl std::fmt::Debug for Extents<'_> {
 
 impl<'a> Extents<'a> {
     /// Bytes not yet yielded.
+    ///
+    /// libevent: no equivalent.
     pub fn remaining(&self) -> usize {
         self.remaining
     }
@@ -143,6 +147,8 @@ impl EvBuffer {
     /// Fills `out` with the first extents of `range` and returns how many
     /// extents the whole range needs, which may be more than `out.len()`
     /// (statement 3). Ready for `write_vectored`.
+    ///
+    /// libevent: `evbuffer_peek(buf, len, start_at, vec, n_vec)`.
     pub fn peek_io_slices<'a>(
         &'a self,
         range: impl RangeBounds<usize>,

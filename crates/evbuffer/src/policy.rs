@@ -61,14 +61,22 @@ impl ChunkPolicy {
     /// Default smallest capacity of a new chunk: 1 KiB (libevent's `MIN_BUFFER_SIZE`).
     pub const DEFAULT_MIN_CHUNK: usize = 1024;
     /// Default largest capacity of an automatically sized chunk: 64 KiB.
+    ///
+    /// libevent: `EVBUFFER_CHAIN_MAX_AUTO_SIZE` (4 KiB).
     pub const DEFAULT_MAX_CHUNK: usize = 64 * 1024;
     /// Default threshold under which a whole appended buffer is copied.
+    ///
+    /// libevent: no equivalent (one chain per `evbuffer_add_buffer`).
     pub const DEFAULT_COALESCE_BELOW: usize = 512;
     /// The most emptied chunk allocations a buffer keeps for reuse.
+    ///
+    /// libevent: no equivalent (chains are freed when empty).
     pub const MAX_SPARES: usize = 2;
 
     /// The default policy: chunks of 1 KiB growing to 64 KiB, spares kept,
     /// small appends coalesced below 512 bytes.
+    ///
+    /// libevent: the fixed `MIN_BUFFER_SIZE` / `EVBUFFER_CHAIN_MAX_AUTO_SIZE` rule.
     pub const fn new() -> Self {
         ChunkPolicy {
             min_chunk: Self::DEFAULT_MIN_CHUNK,
@@ -80,6 +88,8 @@ impl ChunkPolicy {
 
     /// Sets the smallest capacity of a new chunk (at least 1; raises
     /// `max_chunk` if needed).
+    ///
+    /// libevent: `MIN_BUFFER_SIZE`, fixed.
     pub fn with_min_chunk(mut self, n: usize) -> Self {
         self.min_chunk = n.max(1);
         self.max_chunk = self.max_chunk.max(self.min_chunk);
@@ -89,6 +99,8 @@ impl ChunkPolicy {
     /// Sets the largest capacity of an automatically sized chunk (lowers
     /// `min_chunk` if needed). A single add larger than this still gets a
     /// chunk of its own size.
+    ///
+    /// libevent: `EVBUFFER_CHAIN_MAX_AUTO_SIZE`, fixed.
     pub fn with_max_chunk(mut self, n: usize) -> Self {
         self.max_chunk = n.max(1);
         self.min_chunk = self.min_chunk.min(self.max_chunk);
@@ -96,6 +108,8 @@ impl ChunkPolicy {
     }
 
     /// Whether emptied chunk allocations are kept for reuse (default true).
+    ///
+    /// libevent: no equivalent.
     pub fn with_keep_spare(mut self, keep: bool) -> Self {
         self.keep_spare = keep;
         self
@@ -104,27 +118,37 @@ impl ChunkPolicy {
     /// Appending a whole buffer of at most this many bytes held in one
     /// writable chunk copies the bytes instead of moving the chunk (default
     /// 512; 0 turns it off).
+    ///
+    /// libevent: no equivalent.
     pub fn with_coalesce_below(mut self, n: usize) -> Self {
         self.coalesce_below = n;
         self
     }
 
     /// The smallest capacity of a new chunk.
+    ///
+    /// libevent: `MIN_BUFFER_SIZE`.
     pub fn min_chunk(&self) -> usize {
         self.min_chunk
     }
 
     /// The largest capacity of an automatically sized chunk.
+    ///
+    /// libevent: `EVBUFFER_CHAIN_MAX_AUTO_SIZE`.
     pub fn max_chunk(&self) -> usize {
         self.max_chunk
     }
 
     /// Whether emptied chunk allocations are kept for reuse.
+    ///
+    /// libevent: no equivalent.
     pub fn keep_spare(&self) -> bool {
         self.keep_spare
     }
 
     /// The coalescing threshold for appended buffers.
+    ///
+    /// libevent: no equivalent.
     pub fn coalesce_below(&self) -> usize {
         self.coalesce_below
     }

@@ -122,16 +122,22 @@ impl<'a> Reservation<'a> {
     }
 
     /// Total bytes reserved (the sum of the region lengths).
+    ///
+    /// libevent: the sum of the `iov_len`s `evbuffer_reserve_space` fills in.
     pub fn len(&self) -> usize {
         (0..self.region_count()).map(|i| self.region_len(i)).sum()
     }
 
     /// Whether nothing is reserved.
+    ///
+    /// libevent: a reservation whose `iov_len`s are all 0.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// Length of region `i` (0 if there is no such region).
+    ///
+    /// libevent: `vec[i].iov_len` after `evbuffer_reserve_space`.
     pub fn region_len(&self, i: usize) -> usize {
         match self.which(i) {
             Some(Which::Tail) => self.buf.tail_capacity(),
@@ -164,6 +170,8 @@ impl<'a> Reservation<'a> {
     /// Region `i` as uninitialised memory (empty if there is no such
     /// region). After writing a prefix, declare it with
     /// [`assume_init`](Self::assume_init) before committing it.
+    ///
+    /// libevent: `vec[i].iov_base` after `evbuffer_reserve_space`.
     pub fn region_uninit(&mut self, i: usize) -> &mut [MaybeUninit<u8>] {
         match self.which(i) {
             Some(w) => self.spare_of(w),
@@ -177,6 +185,8 @@ impl<'a> Reservation<'a> {
     ///
     /// The first `n` bytes of [`region_uninit(i)`](Self::region_uninit) must
     /// have been initialised.
+    ///
+    /// libevent: setting `vec[i].iov_len` before `evbuffer_commit_space`.
     pub unsafe fn assume_init(&mut self, i: usize, n: usize) {
         if i < 2 {
             let n = n.min(self.region_len(i));
@@ -186,6 +196,8 @@ impl<'a> Reservation<'a> {
 
     /// Region `i` as `&mut [u8]` (empty if there is no such region); the part
     /// not yet initialised is zero-filled first (once).
+    ///
+    /// libevent: `vec[i].iov_base`, zero-filled.
     pub fn region_mut(&mut self, i: usize) -> &mut [u8] {
         let Some(w) = self.which(i) else {
             return &mut [];
@@ -314,6 +326,8 @@ impl<'a> Reservation<'a> {
     }
 
     /// Commits what was written through the `BufMut` impl.
+    ///
+    /// libevent: `evbuffer_commit_space` with what was written.
     pub fn commit_written(self) -> Result<()> {
         let n = self.written;
         self.commit(n)
