@@ -342,3 +342,44 @@ fn our_filter_server_stops_reading_from_a_client_that_does_not_read() {
     }
     assert_eq!(at, TOTAL);
 }
+
+#[test]
+fn our_filter_server_answers_a_client_that_half_closes() {
+    // Request, then shutdown(SHUT_WR) at once: the EOF arrives with the
+    // data, and the reply is still delivered before the server closes.
+    let ours = Ours::filter_server(filter_server::Config::default());
+    let mut c = connect(ours.port);
+    c.write_all(b"temp.data\0").unwrap();
+    c.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut all = Vec::new();
+    c.read_to_end(&mut all).unwrap();
+    assert_eq!(all, reply(10));
+}
+
+#[test]
+fn our_filter_server_drops_a_client_that_never_reads() {
+    // With a 1 s write timeout, a client that only sends is dropped soon
+    // after the buffers fill: its writes fail with a reset or broken pipe.
+    let ours = Ours::filter_server(filter_server::Config {
+        echo: true,
+        write_timeout: Some(Duration::from_secs(1)),
+        ..Default::default()
+    });
+    let mut w = connect(ours.port);
+    w.set_write_timeout(Some(LONG)).unwrap();
+    let block = vec![b'Z'; 64 * 1024];
+    let started = Instant::now();
+    let err = loop {
+        if let Err(e) = w.write_all(&block) {
+            break e;
+        }
+        assert!(started.elapsed() < LONG * 2, "never dropped");
+    };
+    assert!(
+        matches!(
+            err.kind(),
+            std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe
+        ),
+        "{err:?}"
+    );
+}

@@ -45,8 +45,9 @@ pub struct Config {
     pub message: Vec<u8>,
     /// Default [`CONNECT_TIMEOUT`].
     pub connect_timeout: Duration,
-    /// Default [`REPLY_TIMEOUT`]: the time from sending to the end marker,
-    /// and the longest silence while waiting.
+    /// Default [`REPLY_TIMEOUT`]: the longest silence while waiting for the
+    /// reply (a read timeout); the whole reply must arrive within four
+    /// times this.
     pub reply_timeout: Duration,
     /// Default [`MAX_REPLY`].
     pub max_reply: usize,
