@@ -239,7 +239,6 @@ impl FileChunk {
     }
 
     /// Whether the bytes were already read (for a `&self` operation).
-    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     pub(crate) fn is_loaded(&self) -> bool {
         self.loaded.get().is_some()
     }
@@ -492,5 +491,19 @@ pub(crate) mod tests {
         assert!(matches!(b.copy_out(&mut out), Err(Error::FileRead { .. })));
         let seen: usize = b.peek(..).map(|s| s.len()).sum();
         assert_eq!(seen, 2, "peek stops before the unreadable chunk");
+    }
+
+    #[test]
+    fn debug_does_not_read_files() {
+        let seg = FileSegment::new(temp_file(b"0123456789"), 0, None).unwrap();
+        let mut b = EvBuffer::new();
+        b.add(b"hi").unwrap();
+        b.add_file_segment(&seg, 0, 10).unwrap();
+        let s = format!("{b:?}");
+        assert!(s.contains("b\"hi\"<file>..."), "{s}");
+        b.drain(2).unwrap();
+        let _ = b.to_vec(); // reads it (for a `&self` operation)
+        let s = format!("{b:?}");
+        assert!(s.contains("b\"0123456789\""), "{s}");
     }
 }

@@ -320,13 +320,30 @@ impl fmt::Debug for EvBuffer {
         struct Head<'a>(&'a EvBuffer);
         impl fmt::Debug for Head<'_> {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                // The first 64 bytes, without reading file chunks for it.
                 let mut first = [0u8; 64];
-                let n = self.0.peek(..64).fold(0, |n, s| {
-                    first[n..n + s.len()].copy_from_slice(s);
-                    n + s.len()
-                });
+                let mut n = 0;
+                let mut unread_file = false;
+                for c in &self.0.chunks {
+                    if n == first.len() {
+                        break;
+                    }
+                    if let Chunk::File(fc) = c {
+                        if !fc.is_loaded() {
+                            unread_file = true;
+                            break;
+                        }
+                    }
+                    let s = c.as_slice();
+                    let k = s.len().min(first.len() - n);
+                    first[n..n + k].copy_from_slice(&s[..k]);
+                    n += k;
+                }
                 write!(f, "b\"{}\"", first[..n].escape_ascii())?;
-                if self.0.len > 64 {
+                if unread_file {
+                    f.write_str("<file>")?;
+                }
+                if self.0.len > n {
                     f.write_str("...")?;
                 }
                 Ok(())
