@@ -50,6 +50,10 @@ pub(crate) struct FilterBackend {
     filter_eof: bool,
     /// The filter's read limit stopped the input filter.
     in_limited: bool,
+    /// What the current read allowance still lets the input filter produce.
+    in_allowance: usize,
+    /// Produced under the current allowance, not yet reported.
+    in_unreported: usize,
     /// The filter's write limit held back part of a `Flush`/`Finished`:
     /// the output filter has not seen the mode yet.
     out_deferred: bool,
@@ -132,10 +136,10 @@ impl FilterBackend {
         let mut progress = false;
         // A rate limit on the filter counts the bytes its input filter
         // produces; it is asked only when there is input to filter, and
-        // again (after reporting) each time an allowance is used up.
+        // again (after reporting) each time an allowance is used up. An
+        // allowance lasts until the end of the drive step (`report_input`),
+        // so that the underlying's read in between can fill it.
         let limited = core.limits_ref().is_active();
-        let mut allowance = 0usize;
-        let mut unreported = 0usize;
         self.in_limited = false;
         let stop = loop {
             if !core.enabled().contains(crate::Dir::READ) || core.input_full() {
@@ -149,15 +153,16 @@ impl FilterBackend {
                 .read_high_set()
                 .map(|h| h.saturating_sub(core.input.len()));
             if limited {
-                if allowance == 0 {
-                    core.on_read(std::mem::take(&mut unreported), now);
-                    allowance = core.read_quota(limit.unwrap_or(usize::MAX), now);
-                    if allowance == 0 {
+                if self.in_allowance == 0 {
+                    self.report_input(core, now);
+                    self.in_allowance = core.read_quota(limit.unwrap_or(usize::MAX), now);
+                    if self.in_allowance == 0 {
                         // suspended until the core's read retry instant
                         self.in_limited = true;
                         break InStop::Blocked;
                     }
                 }
+                let allowance = self.in_allowance;
                 limit = Some(limit.map_or(allowance, |l| l.min(allowance)));
             }
             let dst_before = core.input.len();
@@ -169,8 +174,10 @@ impl FilterBackend {
             );
             self.drain_filter_events(core);
             let produced = core.input.len().saturating_sub(dst_before);
-            allowance = allowance.saturating_sub(produced);
-            unreported += produced;
+            if limited {
+                self.in_allowance = self.in_allowance.saturating_sub(produced);
+                self.in_unreported += produced;
+            }
             match res {
                 Ok(FilterStatus::Ok) => {
                     self.in_need_more_at = None;
@@ -201,7 +208,9 @@ impl FilterBackend {
                 FlushMode::Finished,
             );
             self.drain_filter_events(core);
-            unreported += core.input.len().saturating_sub(dst_before);
+            if limited {
+                self.in_unreported += core.input.len().saturating_sub(dst_before);
+            }
             match res {
                 Ok(_) => {}
                 Err(e) => {
@@ -210,8 +219,8 @@ impl FilterBackend {
                 }
             }
         }
-        core.on_read(unreported, now);
         let produced = core.input.len().saturating_sub(before_total);
+        core.on_input(produced, now);
         if self.filter_eof && !self.in_failed {
             // a clean end inside the filter (TLS close_notify)
             finished = true;
@@ -221,6 +230,13 @@ impl FilterBackend {
             progress = true;
         }
         progress || produced > 0
+    }
+
+    /// Tells the filter's limits what the input filter produced under the
+    /// current allowance, and ends the allowance.
+    fn report_input(&mut self, core: &mut Core, now: Instant) {
+        core.report_read(std::mem::take(&mut self.in_unreported), now);
+        self.in_allowance = 0;
     }
 
     fn fail_input(&mut self, core: &mut Core, e: crate::FilterError) {
@@ -350,6 +366,7 @@ impl Backend for FilterBackend {
         progress |= self.under.poll_read_side(cx);
         progress |= self.forward_events(core);
         progress |= self.process_input(core, now);
+        self.report_input(core, now);
         self.sync_suspend(core);
         // Reading may have made the output filter want to write (a TLS
         // handshake answer): send it now, even if nobody polls for writing.
@@ -514,6 +531,8 @@ impl BufferEvent {
                 out_finished: false,
                 filter_eof: false,
                 in_limited: false,
+                in_allowance: 0,
+                in_unreported: 0,
                 out_deferred: false,
             }),
             options,

@@ -80,27 +80,52 @@ where
         let State::Open(s) = &mut self.state else {
             return progress;
         };
-        for _ in 0..READS_PER_STEP {
+        let mut reads = 0;
+        while reads < READS_PER_STEP {
             let budget = core.read_budget(now);
             if budget == 0 {
                 break;
             }
-            let r = unfrozen(&mut core.input, End::Back, |b| {
-                b.poll_read_from(cx, Pin::new(&mut *s), budget)
-            });
-            match r {
-                Poll::Pending => break,
-                Poll::Ready(Ok(0)) => {
+            // Read the whole budget before reporting it: a read can come
+            // back short because the input's tail chunk had less room, and
+            // a short report would give away the rest of a group share.
+            let mut got = 0;
+            let mut stop = None;
+            while got < budget && reads < READS_PER_STEP {
+                reads += 1;
+                let r = unfrozen(&mut core.input, End::Back, |b| {
+                    b.poll_read_from(cx, Pin::new(&mut *s), budget - got)
+                });
+                match r {
+                    Poll::Pending => {
+                        stop = Some(Ok(false));
+                        break;
+                    }
+                    Poll::Ready(Ok(0)) => {
+                        stop = Some(Ok(true));
+                        break;
+                    }
+                    Poll::Ready(Ok(n)) => got += n,
+                    Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Poll::Ready(Err(e)) => {
+                        stop = Some(Err(e));
+                        break;
+                    }
+                }
+            }
+            if got > 0 {
+                core.on_read(got, now);
+                progress = true;
+            }
+            match stop {
+                None => {}
+                Some(Ok(false)) => break,
+                Some(Ok(true)) => {
                     core.on_eof();
                     progress = true;
                     break;
                 }
-                Poll::Ready(Ok(n)) => {
-                    core.on_read(n, now);
-                    progress = true;
-                }
-                Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
-                Poll::Ready(Err(e)) => {
+                Some(Err(e)) => {
                     core.on_error(Error::Io {
                         side: Side::Reading,
                         source: e,

@@ -327,16 +327,32 @@ impl Core {
     /// here, on new data, or by an explicit trigger: never because the input
     /// is still full after a callback (statement 42, libevent #891).
     pub(crate) fn on_read(&mut self, n: usize, now: Instant) {
+        self.report_read(n, now);
+        self.on_input(n, now);
+    }
+
+    /// [`on_read`](Self::on_read) without telling the limits: for a
+    /// transport that reports to them once per quota
+    /// ([`report_read`](Self::report_read)).
+    pub(crate) fn on_input(&mut self, n: usize, now: Instant) {
         if n == 0 {
             return;
         }
         self.total_read += n as u64;
         self.timeouts.restart(Dir::READ, now);
-        if self.limits.is_active() {
-            self.limits.consumed(Direction::Read, n, now);
-        }
         if self.enabled.contains(Dir::READ) && self.input.len() >= self.wm.read.low {
             self.pending.read = true;
+        }
+    }
+
+    /// Tells the limits that `n > 0` bytes were read under the last read
+    /// quota. Reporting less than the quota gives the rest of a group
+    /// share to the other members; a transport that read nothing (the
+    /// socket had nothing yet) reports nothing and keeps its share until
+    /// the end of the tick.
+    pub(crate) fn report_read(&mut self, n: usize, now: Instant) {
+        if n > 0 && self.limits.is_active() {
+            self.limits.consumed(Direction::Read, n, now);
         }
     }
 
