@@ -58,8 +58,9 @@ impl LengthPrefix {
         self.endian = endian;
         self
     }
-    /// Sets the maximum payload length (clamped to what the width can express).
+    /// Sets the maximum payload length (clamped to 1 ..= what the width can express).
     pub fn max_frame(mut self, max: usize) -> Self {
+        let max = max.max(1);
         let width_max = match self.width {
             Width::Eight => u64::MAX,
             w => (1u64 << (8 * w as u32)) - 1,
@@ -140,7 +141,7 @@ impl Filter for LengthEncoder {
     ) -> Result<FilterStatus, FilterError> {
         let budget = budget(limit);
         let hdr = self.format.header_len();
-        let max = self.format.max_frame.max(1);
+        let max = self.format.max_frame;
         let mut added = 0;
         while !src.is_empty() && (added == 0 || added < budget) {
             let room = budget.saturating_sub(added + hdr).max(1);
