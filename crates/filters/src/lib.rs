@@ -7,8 +7,8 @@
 //!
 //! * Byte transforms: [`AsciiCase`], [`Map`], and the counting pass-through [`Counting`].
 //! * Framing ([`framing`]): the seed's head/tail frames, length-prefixed frames and lines.
-//! * Compression ([`zlib`], feature `zlib`): deflate, zlib and gzip, both directions.
-//! * TLS ([`tls`], feature `tls`): client and server on rustls's sans-IO connection.
+//! * Compression (module `zlib`, feature `zlib`): deflate, zlib and gzip, both directions.
+//! * TLS (module `tls`, feature `tls`): client and server on rustls's sans-IO connection.
 //! * Composition: [`Chain`] runs filters in sequence; [`CodecFilter`] runs any tokio-util
 //!   `Decoder`/`Encoder` pair as a filter.
 //! * [`FilteredStream`] applies an input and an output filter to any tokio
