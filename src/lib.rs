@@ -9,6 +9,11 @@
 //!   modes, and socket, filter and pair backends (libevent's `struct bufferevent`).
 //! * [`filters`] — ready-made filters: byte transforms, framing, zlib/gzip, TLS
 //!   (rustls), composition, and an adapter for any tokio stream.
+//! * [`ratelimit`] — libevent's rate limits as a sans-IO core (token buckets,
+//!   groups with fair shares); the bufferevent crate applies them
+//!   (`BufferEvent::set_rate_limit`, `RateLimitGroup`).
+//! * [`ratelimit_server`] — the rate-limited download server behind the
+//!   `ratelimit_server` example.
 //! * [`seed`] — the seed's three programs (filter server, its client, the
 //!   first filter server) behind the `filter_server`, `filter_client` and
 //!   `upper_server` examples.
@@ -21,5 +26,7 @@ pub use bufferevent;
 pub use evbuffer;
 pub use filters;
 pub use listener;
+pub use ratelimit;
 
+pub mod ratelimit_server;
 pub mod seed;
