@@ -9,6 +9,10 @@
 //! criterion); `cargo run --release --example evbuffer_workloads` runs the
 //! full counts. Setup (B4's and B6's buffers) is outside the timing.
 //!
+//! Times are the thread's CPU time (user + system), not wall time, so that
+//! other processes on a shared machine do not inflate them; and glibc's heap
+//! trimming is off for both sides (see `workloads::steady_allocator`).
+//!
 //! ```text
 //! cargo bench --bench evbuffer_workloads            # all, a few minutes
 //! cargo bench --bench evbuffer_workloads -- B4      # one workload
@@ -17,12 +21,42 @@
 #[path = "workloads/mod.rs"]
 mod workloads;
 
+use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::hint::black_box;
 use std::time::Duration;
-use workloads::{setup, Id, Side};
+use workloads::{setup, thread_cpu_ns, Id, Side};
 
-fn bench(c: &mut Criterion) {
+/// Criterion measurement: the thread's CPU time, shown like wall time.
+struct CpuTime(WallTime);
+
+impl Measurement for CpuTime {
+    type Intermediate = u128;
+    type Value = Duration;
+
+    fn start(&self) -> u128 {
+        thread_cpu_ns()
+    }
+    fn end(&self, start: u128) -> Duration {
+        let ns = thread_cpu_ns().saturating_sub(start);
+        Duration::from_nanos(u64::try_from(ns).unwrap_or(u64::MAX))
+    }
+    fn add(&self, a: &Duration, b: &Duration) -> Duration {
+        *a + *b
+    }
+    fn zero(&self) -> Duration {
+        Duration::ZERO
+    }
+    fn to_f64(&self, d: &Duration) -> f64 {
+        d.as_nanos() as f64
+    }
+    fn formatter(&self) -> &dyn ValueFormatter {
+        self.0.formatter()
+    }
+}
+
+fn bench(c: &mut Criterion<CpuTime>) {
+    workloads::steady_allocator();
     if !workloads::HAS_LIBEVENT {
         eprintln!("note: built without libevent (pkg-config did not find it): evbuffer side only");
     }
@@ -41,6 +75,7 @@ fn bench(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default()
+        .with_measurement(CpuTime(WallTime))
         .sample_size(10)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));

@@ -15,6 +15,12 @@
 //! libevent; below 1 means faster than libevent) with the geometric mean.
 //! The times there are the thread's CPU time, which other processes on a
 //! busy machine do not inflate; the wall-clock ratio is shown beside it.
+//!
+//! glibc's heap trimming is turned off first (`--glibc-trim` leaves it on),
+//! for both sides alike: otherwise libevent's B2 returns its chains' memory
+//! to the kernel at every drain and faults it back in, 40 times slower, an
+//! effect of the process's allocation history rather than of the buffers
+//! (in criterion's process it does not happen).
 
 #[path = "../benches/workloads/mod.rs"]
 mod workloads;
@@ -22,7 +28,7 @@ mod workloads;
 use clap::Parser;
 use std::process::ExitCode;
 use std::time::Instant;
-use workloads::{expected, setup, Id, Side, HAS_LIBEVENT};
+use workloads::{expected, setup, steady_allocator, thread_cpu_ns, Id, Side, HAS_LIBEVENT};
 
 #[derive(Parser, Debug)]
 #[command(about = "Runs the evbuffer reference workloads (WORKLOADS.md B1-B8)")]
@@ -43,6 +49,9 @@ struct Args {
     /// checked against the independent computation only).
     #[arg(long)]
     rounds: Option<u64>,
+    /// Leave glibc's heap trimming at its default (see the module docs).
+    #[arg(long)]
+    glibc_trim: bool,
 }
 
 /// One timed run.
@@ -50,21 +59,8 @@ struct Run {
     checksum: u64,
     /// Wall-clock nanoseconds.
     ns: u128,
-    /// CPU time of this thread in nanoseconds: unlike wall time, not
-    /// inflated while other processes have the CPU (a shared machine).
+    /// CPU time of this thread in nanoseconds.
     cpu_ns: u128,
-}
-
-/// The calling thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`).
-fn thread_cpu_ns() -> u128 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes one timespec through a valid pointer.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
-    ts.tv_sec as u128 * 1_000_000_000 + ts.tv_nsec as u128
 }
 
 /// Sets up (not timed), runs `rounds` rounds (timed) and checks the checksum.
@@ -148,6 +144,9 @@ fn compare(ids: &[Id], rounds: Option<u64>, repeat: u32) -> Result<(), String> {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if !args.glibc_trim {
+        steady_allocator();
+    }
     let result = parse_ids(&args.workloads).and_then(|ids| {
         if args.compare {
             return compare(&ids, args.rounds, args.repeat);

@@ -144,6 +144,38 @@ pub fn setup(side: Side, id: Id) -> Option<Box<dyn Workload>> {
     }
 }
 
+/// The calling thread's CPU time in nanoseconds (`CLOCK_THREAD_CPUTIME_ID`,
+/// user and system time). The benches and `--compare` time with it rather
+/// than the wall clock: on a shared machine other processes inflate wall
+/// time by whatever share of the CPU they take, but not this.
+pub fn thread_cpu_ns() -> u128 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec through a valid pointer.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
+    ts.tv_sec as u128 * 1_000_000_000 + ts.tv_nsec as u128
+}
+
+/// Keeps glibc's malloc from giving the top of the heap back to the kernel
+/// after every free (`M_TRIM_THRESHOLD`), so that both sides are timed with
+/// the allocator in a steady state. Without it, whether libevent's B2
+/// returns its 1 MiB of chains to the kernel each round and faults it back
+/// in next round (40x slower) depends on the process's allocation history:
+/// glibc raises the threshold by itself once a large block has been freed,
+/// as criterion's own buffers do. Applies to both sides alike; `EvBuffer`
+/// keeps emptied chunks for reuse and is not affected either way.
+pub fn steady_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets a tunable of glibc's allocator; called before
+    // any workload runs.
+    unsafe {
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 256 << 20);
+    }
+}
+
 /// The byte sum of the checksums (B1, B3, B5). The C shim uses the same
 /// algorithm: on x86_64, SSE2's `PSADBW` sums 16 bytes per instruction (the
 /// plain widening loop both compilers make otherwise took most of B3's time
