@@ -6,7 +6,9 @@
 //! ([`BufferEvent::socket`], [`connect`](BufferEvent::connect),
 //! [`connect_host`](BufferEvent::connect_host)), a filter over another
 //! bufferevent ([`BufferEvent::filter`] with the [`Filter`] trait), and an
-//! in-memory pair ([`BufferEvent::pair`]).
+//! in-memory pair ([`BufferEvent::pair`]). Any of them can be rate limited
+//! like libevent's (`bufferevent_set_rate_limit`:
+//! [`BufferEvent::set_rate_limit`]; rate-limit groups: [`RateLimitGroup`]).
 //!
 //! ## Layout
 //!
@@ -16,6 +18,9 @@
 //!   tested there with a simulated clock.
 //! * `backend`: socket, filter and pair, each moving bytes as far as the
 //!   core allows.
+//! * `rate_limit`: libevent's rate limits joined to the drivers (the
+//!   arithmetic is the sans-IO `ratelimit` crate; `core::limit` is the one
+//!   place that asks it before bytes move).
 //! * [`face`]: callbacks ([`Handler`], [`Callbacks`], [`BufferEvent::run`]),
 //!   `AsyncRead + AsyncWrite` on every bufferevent, and the cross-task
 //!   [`Handle`].

@@ -869,3 +869,46 @@ async fn graceful_close_of_a_limited_filter_sends_everything_then_finishes() {
     tokio::time::sleep(Duration::from_millis(1)).await;
     assert!(m.eof());
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_direction_suspended_by_its_limit_does_not_time_out() {
+    // one read and one write per second, timeouts of 300 ms: the timeouts
+    // run only while the limit lets the direction move (libevent removes
+    // the event, and its timeout, while it is suspended by bandwidth)
+    let slow =
+        RateLimitConfig::shared(1_000, 1_000, 1_000, 1_000, Some(Duration::from_secs(1))).unwrap();
+    let timeout = Some(Duration::from_millis(300));
+    let (src, mut dst) = BufferEvent::pair(Options::default());
+    dst.set_rate_limit(Some(slow.clone()));
+    dst.set_timeouts(timeout, None);
+    let (mut wsrc, wdst) = BufferEvent::pair(Options::default());
+    wsrc.set_rate_limit(Some(slow));
+    wsrc.set_timeouts(None, timeout);
+    let events = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (e1, e2) = (events.clone(), events.clone());
+    dst.enable(Dir::READ);
+    tokio::spawn(
+        dst.run(
+            Callbacks::new()
+                .on_read(|bev| {
+                    let n = bev.input().len();
+                    bev.input_mut().drain(n).unwrap();
+                })
+                .on_event(move |_, what| e1.lock().unwrap().push(what)),
+        ),
+    );
+    spawn_source(src, None);
+    wsrc.write(&(0..100_000).map(byte).collect::<Vec<u8>>())
+        .unwrap();
+    tokio::spawn(wsrc.run(Callbacks::new().on_event(move |_, what| e2.lock().unwrap().push(what))));
+    let wm = Meter::new();
+    spawn_sink(wdst, wm.clone(), false);
+    tokio::time::sleep(Duration::from_millis(3_500)).await;
+    assert!(
+        events.lock().unwrap().is_empty(),
+        "{:?}",
+        events.lock().unwrap()
+    );
+    // one tick's worth at 0 s, then one per second
+    assert_eq!(wm.bytes(), 4_000);
+}

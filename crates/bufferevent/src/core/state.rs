@@ -559,17 +559,22 @@ impl Core {
 
     /// Arms and disarms the timeouts for the current state and fires those
     /// that expired (statement 45): a read timeout runs while reading is
-    /// wanted and the input is not full; a write timeout while writing is
-    /// enabled and output is pending (`output_pending` includes what lower
-    /// layers still hold) or a connect is in progress. An idle bufferevent,
+    /// wanted, the input is not full and no rate limit suspends reading; a
+    /// write timeout while writing is enabled, output is pending
+    /// (`output_pending` includes what lower layers still hold) or a connect
+    /// is in progress, and no rate limit suspends writing. An idle bufferevent,
     /// filter or not, gets no write timeout (libevent #67 QUIRK fixed).
     /// Firing reports `TIMEOUT|READING` / `TIMEOUT|WRITING` and disables
     /// that direction.
     pub(crate) fn check_timers(&mut self, now: Instant, output_pending: bool) {
-        let read_armed = self.wants_read() && !self.input_full();
+        // a direction suspended by a rate limit has no timeout; it gets a
+        // fresh one when it resumes (libevent deletes the event while
+        // `BEV_SUSPEND_BW` holds)
+        let read_armed = self.wants_read() && !self.input_full() && self.read_retry_at.is_none();
         let write_armed = self.enabled.contains(Dir::WRITE)
             && self.write_half == HalfState::Open
-            && (output_pending || self.suspend.connecting);
+            && (output_pending || self.suspend.connecting)
+            && self.write_retry_at.is_none();
         self.timeouts.sync(now, read_armed, write_armed);
         let fired = self.timeouts.expired(now);
         if fired.contains(Dir::READ) {
