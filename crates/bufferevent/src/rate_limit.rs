@@ -14,8 +14,11 @@
 //!   resumes by itself on a timer at the instant the limiter names;
 //! * **waking across tasks**: members of a group live in different tasks.
 //!   A change made through a [`RateLimitGroup`] from anywhere (a manual
-//!   credit, a new configuration or `min_share`, a member leaving) wakes
-//!   every suspended member at once, instead of at its next retry instant.
+//!   credit, a new configuration or `min_share`) wakes every suspended
+//!   member at once, instead of at its next retry instant. (A member
+//!   leaving does not: its unused share of the current tick goes to members
+//!   that ask before the tick ends, and waking every member on every close
+//!   would cost a large group dearly.)
 
 use std::fmt;
 use std::sync::{Arc, Mutex, Weak};
@@ -68,8 +71,25 @@ pub struct RateLimitGroup {
 
 struct Shared {
     group: ratelimit::RateLimitGroup,
-    /// The members' wakers; dead entries are pruned as members join.
-    members: Mutex<Vec<Weak<MemberWakers>>>,
+    members: Mutex<WakerList>,
+}
+
+/// The members' wakers. Members that left are pruned when the list has
+/// doubled since the last pruning, so joining is O(1) amortized.
+#[derive(Default)]
+struct WakerList {
+    entries: Vec<Weak<MemberWakers>>,
+    prune_at: usize,
+}
+
+impl WakerList {
+    fn push(&mut self, w: &Arc<MemberWakers>) {
+        if self.entries.len() >= self.prune_at {
+            self.entries.retain(|m| m.strong_count() > 0);
+            self.prune_at = (2 * self.entries.len()).max(64);
+        }
+        self.entries.push(Arc::downgrade(w));
+    }
 }
 
 /// What a group change wakes in one member: the task driving its reading
@@ -96,7 +116,7 @@ impl RateLimitGroup {
         RateLimitGroup {
             shared: Arc::new(Shared {
                 group,
-                members: Mutex::new(Vec::new()),
+                members: Mutex::new(WakerList::default()),
             }),
         }
     }
@@ -200,9 +220,7 @@ impl RateLimitGroup {
     /// A new member's wakers.
     pub(crate) fn register(&self) -> Arc<MemberWakers> {
         let w = Arc::new(MemberWakers::default());
-        let mut list = self.lock_members();
-        list.retain(|m| m.strong_count() > 0);
-        list.push(Arc::downgrade(&w));
+        self.lock_members().push(&w);
         w
     }
 
@@ -210,6 +228,7 @@ impl RateLimitGroup {
     pub(crate) fn wake_members(&self) {
         let live: Vec<Arc<MemberWakers>> = self
             .lock_members()
+            .entries
             .iter()
             .filter_map(Weak::upgrade)
             .collect();
@@ -219,7 +238,7 @@ impl RateLimitGroup {
         }
     }
 
-    fn lock_members(&self) -> std::sync::MutexGuard<'_, Vec<Weak<MemberWakers>>> {
+    fn lock_members(&self) -> std::sync::MutexGuard<'_, WakerList> {
         // the list stays consistent between statements
         self.shared
             .members
@@ -303,7 +322,7 @@ impl BufferEvent {
     /// Leaves the rate-limit group, if any (libevent's
     /// `bufferevent_remove_from_rate_limit_group`); a direction suspended by
     /// the group resumes at once. What it was granted in the current tick
-    /// goes to the other members, which are woken.
+    /// and did not use goes to the members that ask before the tick ends.
     pub fn remove_from_rate_limit_group(&mut self) {
         let now = now();
         self.core.limits().set_group(None, now);
@@ -409,5 +428,57 @@ impl BufferEvent {
     /// `bufferevent_get_max_single_write`).
     pub fn get_max_single_write(&self) -> usize {
         self.core.max_single_write()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn group() -> RateLimitGroup {
+        let cfg = RateLimitConfig::symmetric(1000, 1000, Some(Duration::from_millis(100))).unwrap();
+        RateLimitGroup::new(&cfg)
+    }
+
+    #[test]
+    fn the_waker_list_stays_proportional_to_the_live_members() {
+        let g = group();
+        let mut live = Vec::new();
+        for i in 0..10_000 {
+            let w = g.register();
+            if i % 100 == 0 {
+                live.push(w);
+            }
+        }
+        let len = g.lock_members().entries.len();
+        assert!(
+            len <= 2 * 64 + 2 * live.len(),
+            "{len} entries for {} members",
+            live.len()
+        );
+    }
+
+    #[test]
+    fn waking_reaches_registered_members() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::task::{Wake, Waker};
+        struct Count(AtomicUsize);
+        impl Wake for Count {
+            fn wake(self: Arc<Self>) {
+                self.0.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        let g = group();
+        let m = g.register();
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        m.read.register(&Waker::from(count.clone()));
+        g.decrement_read(10); // a debit wakes nobody
+        assert_eq!(count.0.load(Ordering::Relaxed), 0);
+        g.decrement_read(-10); // a credit does
+        assert_eq!(count.0.load(Ordering::Relaxed), 1);
+        m.read.register(&Waker::from(count.clone()));
+        g.set_min_share(10).unwrap();
+        assert_eq!(count.0.load(Ordering::Relaxed), 2);
     }
 }

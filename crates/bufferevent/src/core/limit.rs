@@ -65,19 +65,7 @@ struct GroupLink {
     wakers: Arc<MemberWakers>,
 }
 
-impl Drop for GroupLink {
-    /// Runs after the membership ended (the rate limiter is dropped or left
-    /// first): what this member was granted now goes to the others, so wake
-    /// them to use it.
-    fn drop(&mut self) {
-        self.group.wake_members();
-    }
-}
-
 /// Everything that limits a bufferevent's transfers.
-///
-/// Field order matters: `rate` (which holds the group membership) drops
-/// before `group`, whose drop wakes the other members.
 #[derive(Default)]
 pub(crate) struct Limits {
     /// libevent's per-bufferevent rate-limit state; created on first use.
@@ -131,11 +119,10 @@ impl Limits {
     }
 
     fn leave_group(&mut self, now: Instant) {
-        if let Some(link) = self.group.take() {
+        if self.group.take().is_some() {
             if let Some(r) = self.rate.as_mut() {
                 r.set_group(None, now);
             }
-            drop(link);
         }
     }
 
