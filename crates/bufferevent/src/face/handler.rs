@@ -206,4 +206,69 @@ impl BufferEvent {
         cx.waker().wake_by_ref();
         Poll::Pending
     }
+
+    /// Drives a connecting bufferevent until its connect has finished
+    /// (what libevent users wait for in the event callback of
+    /// `bufferevent_socket_connect`), without running any callback, so that
+    /// the bufferevent can then be used by value: wrapped in a filter,
+    /// given to [`run`](Self::run)...
+    ///
+    /// * `Ok(())` when it is connected: the `CONNECTED` event is taken (a
+    ///   handler run afterwards does not see it). Also at once for a
+    ///   bufferevent that is not connecting (already connected, a pair).
+    /// * The error of the `ERROR` event ([`Error::Connect`](crate::Error::Connect),
+    ///   [`Error::Resolve`](crate::Error::Resolve)) when the connect failed;
+    ///   the event is taken.
+    /// * `TimedOut` ([`Error::Io`](crate::Error::Io)) when the write timeout,
+    ///   which bounds a connect, fired first; the event is taken.
+    ///
+    /// Other callbacks that become due stay pending for a later handler.
+    /// Wrap it in `tokio::time::timeout` to bound it otherwise.
+    ///
+    /// ```
+    /// use bufferevent::{BufferEvent, Dir, Options, PassThrough};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let l = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let mut bev = BufferEvent::connect(l.local_addr()?, Options::CLOSE_ON_FREE);
+    /// bev.connected().await?;
+    /// // connected: now stack a filter on it (the seed's client does this)
+    /// let f = BufferEvent::filter(bev, PassThrough, PassThrough, Options::CLOSE_ON_FREE);
+    /// assert_eq!(f.underlying().unwrap().enabled(), Dir::BOTH);
+    /// # Ok(()) }
+    /// ```
+    pub async fn connected(&mut self) -> Result<(), crate::Error> {
+        poll_fn(|cx| self.poll_connected(cx)).await
+    }
+
+    fn poll_connected(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), crate::Error>> {
+        for _ in 0..ROUNDS_PER_POLL {
+            let ev = self.core.peek_events();
+            if ev.contains(Events::CONNECTED) {
+                self.core.clear_events(Events::CONNECTED);
+                return Poll::Ready(Ok(()));
+            }
+            if ev.contains(Events::ERROR) {
+                self.core
+                    .clear_events(Events::ERROR | Events::READING | Events::WRITING);
+                return Poll::Ready(Err(self.core.take_error().unwrap_or(crate::Error::Closed)));
+            }
+            if ev.contains(Events::TIMEOUT | Events::WRITING) {
+                self.core.clear_events(Events::TIMEOUT | Events::WRITING);
+                return Poll::Ready(Err(crate::Error::Io {
+                    side: crate::Side::Writing,
+                    source: std::io::ErrorKind::TimedOut.into(),
+                }));
+            }
+            if !self.core.is_connecting() && !self.backend.may_progress() {
+                return Poll::Ready(Ok(()));
+            }
+            let progress =
+                self.poll_commands(cx) | self.poll_read_side(cx) | self.poll_write_side(cx);
+            if !progress {
+                return Poll::Pending;
+            }
+        }
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
 }
