@@ -828,11 +828,12 @@ async fn limit_on_the_socket_below_a_filter() {
 
 #[tokio::test(start_paused = true)]
 async fn filters_in_a_group() {
-    let group =
-        RateLimitGroup::new(&RateLimitConfig::symmetric(16_000, 16_000, Some(TICK)).unwrap());
+    let group = RateLimitGroup::new(
+        &RateLimitConfig::symmetric(GROUP_RATE, GROUP_RATE, Some(TICK)).unwrap(),
+    );
     let t0 = Instant::now();
-    let (srcs, unders) = pairs(8);
-    let ms: Vec<Meter> = (0..8).map(|_| Meter::new()).collect();
+    let (srcs, unders) = pairs(MEMBERS);
+    let ms: Vec<Meter> = (0..MEMBERS).map(|_| Meter::new()).collect();
     for (u, m) in unders.into_iter().zip(&ms) {
         let mut f = BufferEvent::filter(u, PassThrough, PassThrough, Options::CLOSE_ON_FREE);
         f.add_to_rate_limit_group(&group);
@@ -842,11 +843,11 @@ async fn filters_in_a_group() {
         spawn_source(s, None);
     }
     let rows = sample(t0, 0, 100, meters(&ms)).await;
-    let all: Vec<usize> = (0..8).collect();
+    let all: Vec<usize> = (0..MEMBERS).collect();
     check_group(
-        "filters over pairs, group of 8",
+        "filters over pairs, group of 32",
         &member_rates(&rows, 0, 100, &all),
-        160_000.0,
+        GROUP_RATE as f64 / TICK.as_secs_f64(),
     );
 }
 
