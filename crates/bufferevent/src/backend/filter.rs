@@ -48,6 +48,10 @@ pub(crate) struct FilterBackend {
     out_finished: bool,
     /// A filter reported [`FilterEvent::Eof`].
     filter_eof: bool,
+    /// Output made without a write from the user (construction, a
+    /// `wants_write` hook) is pending below: the read side drives the
+    /// underlying's write side until it is out.
+    push_below: bool,
     /// The filter's read limit stopped the input filter.
     in_limited: bool,
     /// What the current read allowance still lets the input filter produce.
@@ -371,12 +375,19 @@ impl Backend for FilterBackend {
         // Reading may have made the output filter want to write (a TLS
         // handshake answer): send it now, even if nobody polls for writing.
         if self.output.wants_write() {
-            let under_before = self.under.core.output.len();
             progress |= self.process_output(core, FlushMode::Normal, now);
-            if self.under.core.output.len() != under_before {
+            self.push_below = true;
+        }
+        // What such a hook produced (or the output filter at construction:
+        // a TLS ClientHello) may already have moved further down than the
+        // underlying's output when that is a filter too: drive the layers
+        // below until it is all out (R6 in the filters helper's notes).
+        if self.push_below {
+            if self.under.output_pending() {
                 progress |= self.under.poll_write_side(cx);
                 progress |= self.forward_events(core);
             }
+            self.push_below = self.under.output_pending();
         }
         progress
     }
@@ -530,6 +541,7 @@ impl BufferEvent {
                 out_failed: false,
                 out_finished: false,
                 filter_eof: false,
+                push_below: true,
                 in_limited: false,
                 in_allowance: 0,
                 in_unreported: 0,
