@@ -16,12 +16,32 @@ use std::sync::Mutex;
 use crate::BuildError;
 
 /// The programs this crate carries, by name.
-pub const PROGRAMS: &[&str] = &["filter_server", "filter_client", "upper_server"];
+pub const PROGRAMS: &[&str] = &[
+    "filter_server",
+    "filter_client",
+    "upper_server",
+    "filter_echo_server",
+    "zlib_echo_server",
+    "tls_echo_server",
+];
 
 const SOURCES: &[(&str, &str)] = &[
     ("filter_server", include_str!("../c/filter_server.c")),
     ("filter_client", include_str!("../c/filter_client.c")),
     ("upper_server", include_str!("../c/upper_server.c")),
+    // The libevent side of the network benchmarks (benches/network.sh).
+    (
+        "filter_echo_server",
+        include_str!("../c/filter_echo_server.c"),
+    ),
+    ("zlib_echo_server", include_str!("../c/zlib_echo_server.c")),
+    ("tls_echo_server", include_str!("../c/tls_echo_server.c")),
+];
+
+/// pkg-config modules a program needs besides libevent's.
+const EXTRA_PKGS: &[(&str, &[&str])] = &[
+    ("zlib_echo_server", &["zlib"]),
+    ("tls_echo_server", &["libevent_openssl", "openssl"]),
 ];
 
 const CFLAGS: &[&str] = &["-O2", "-std=c11", "-D_DEFAULT_SOURCE", "-Wall", "-Wextra"];
@@ -67,7 +87,7 @@ pub fn build_in(name: &str, out_dir: &Path) -> Result<PathBuf, BuildError> {
     })?;
     let _guard = BUILD_LOCK.lock().unwrap_or_else(|e| e.into_inner());
 
-    let pkg_flags = pkg_config_flags()?;
+    let pkg_flags = pkg_config_flags(name)?;
     let cc = std::env::var("CC").unwrap_or_else(|_| "cc".to_owned());
 
     let mut h = DefaultHasher::new();
@@ -110,9 +130,11 @@ pub fn build_in(name: &str, out_dir: &Path) -> Result<PathBuf, BuildError> {
     Ok(exe)
 }
 
-fn pkg_config_flags() -> Result<Vec<String>, BuildError> {
+fn pkg_config_flags(name: &str) -> Result<Vec<String>, BuildError> {
+    let extra = EXTRA_PKGS.iter().find(|(n, _)| *n == name);
     let out = Command::new("pkg-config")
         .args(PKG_CONFIG_ARGS)
+        .args(extra.map_or(&[][..], |(_, pkgs)| *pkgs))
         .output()
         .map_err(|source| BuildError::PkgConfigMissing { source })?;
     if !out.status.success() {

@@ -13,6 +13,9 @@
 //! | `filter_server` | 3.1, the filter server (upper-case in, HEAD/END frames out, 4 s read timeout) | 15000 |
 //! | `filter_client` | 3.2, the client (pass-through filters, sends `temp.data\0`) | 15000 |
 //! | `upper_server` | the first example (`================\n` frames) | 5001 |
+//! | `filter_echo_server` | 3.1 as an echo (`filter_server --echo`), for benchmarks N1, N2, N5 | 15000 |
+//! | `zlib_echo_server` | none: zlib inflate/deflate filters, echo, for N3 (needs zlib) | 5002 |
+//! | `tls_echo_server` | none: OpenSSL bufferevent, echo, for N4 (needs `libevent_openssl`, `openssl`) | 5003 |
 //!
 //! Every program takes the port as its first argument. The servers listen on
 //! 127.0.0.1; given port 0 they let the kernel choose and print
