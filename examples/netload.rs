@@ -9,7 +9,7 @@
 //! | `n1` | filter echo (`filter_server --echo`) | 64 connections x 10,000 messages of 100 B, one at a time, each waiting for its whole framed reply | messages/s, p50/p99 round trip |
 //! | `n2` | filter echo | 8 connections each streaming 256 MiB (`--mib`) in 16 KiB writes, reading the replies concurrently | MB/s of payload |
 //! | `n3` | zlib echo (`zlib_echo server`) | 4 connections x 64 MiB of compressible data, sent compressed | MB/s of uncompressed data, compression ratio |
-//! | `n4` | TLS echo (`tls_echo server`) | 8 connections x 64 MiB; then 1,000 short connections (handshake, 1-byte echo, close) | MB/s, handshakes/s |
+//! | `n4` | TLS echo (`tls_echo server`) | 8 connections x 64 MiB; then 1,000 short connections (handshake, close, wait for the server's close) | MB/s, handshakes/s |
 //! | `n5` | filter echo | 10,000 connections (or what `RLIMIT_NOFILE` allows), each exchanging one message, then idle | server RSS per connection (`/proc/<pid>/status`) |
 //! | `n6` | `ratelimit_server` (1 MiB/s per connection, 8 MiB/s group) | 32 connections downloading | group and per-connection rates vs the limits, Jain fairness |
 //!
@@ -918,15 +918,26 @@ async fn n4(
                             .connect(server_name.clone(), connect(addr).await?)
                             .await
                             .map_err(|e| format!("TLS handshake with {addr}: {e}"))?;
-                        // The echo proves the server finished its side too.
-                        tls.write_all(b"x").await?;
-                        tls.flush().await?;
-                        let mut one = [0u8; 1];
-                        tls.read_exact(&mut one).await?;
-                        if one != *b"x" {
-                            return Err(format!("echo {one:?} for \"x\"").into());
+                        // Close (close_notify and FIN) and wait for the
+                        // server's end of file: it comes once the server has
+                        // finished its side of the handshake and seen the
+                        // close. (An echo would instead wait for TCP delayed
+                        // ACKs: both servers write their session tickets and
+                        // the echo separately, without TCP_NODELAY.)
+                        tls.shutdown().await?;
+                        let mut rest = [0u8; 4096];
+                        loop {
+                            match tls.read(&mut rest).await {
+                                Ok(0) => break,
+                                Ok(n) => {
+                                    return Err(format!("{n} unexpected bytes after close").into())
+                                }
+                                // No close_notify from the server (libevent's
+                                // OpenSSL bufferevent sends none): still its end.
+                                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+                                Err(e) => return Err(e.into()),
+                            }
                         }
-                        let _ = tls.shutdown().await;
                     }
                     Ok(())
                 })

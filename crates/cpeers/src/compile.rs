@@ -23,6 +23,7 @@ pub const PROGRAMS: &[&str] = &[
     "filter_echo_server",
     "zlib_echo_server",
     "tls_echo_server",
+    "ratelimit_server",
 ];
 
 const SOURCES: &[(&str, &str)] = &[
@@ -36,6 +37,7 @@ const SOURCES: &[(&str, &str)] = &[
     ),
     ("zlib_echo_server", include_str!("../c/zlib_echo_server.c")),
     ("tls_echo_server", include_str!("../c/tls_echo_server.c")),
+    ("ratelimit_server", include_str!("../c/ratelimit_server.c")),
 ];
 
 /// pkg-config modules a program needs besides libevent's.

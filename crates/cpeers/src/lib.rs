@@ -16,6 +16,7 @@
 //! | `filter_echo_server` | 3.1 as an echo (`filter_server --echo`), for benchmarks N1, N2, N5 | 15000 |
 //! | `zlib_echo_server` | none: zlib inflate/deflate filters, echo, for N3 (needs zlib) | 5002 |
 //! | `tls_echo_server` | none: OpenSSL bufferevent, echo, for N4 (needs `libevent_openssl`, `openssl`) | 5003 |
+//! | `ratelimit_server` | none: rate-limited download (per connection and group), for N6 | 15001 |
 //!
 //! Every program takes the port as its first argument. The servers listen on
 //! 127.0.0.1; given port 0 they let the kernel choose and print

@@ -1,6 +1,7 @@
 //! The benchmark echo servers (the libevent side of benches/network.sh):
 //! `filter_echo_server` frames each read, upper-cased, binary-safe; the
-//! zlib and TLS servers compile and print their port. (Their echo is
+//! zlib and TLS servers compile and print their port; `ratelimit_server`
+//! sends the pattern. (Their echo is
 //! checked byte for byte by `examples/netload.rs`, which has the zlib and
 //! TLS clients.) Needs libevent-dev, zlib1g-dev, libssl-dev, pkg-config and
 //! a C compiler.
@@ -73,6 +74,16 @@ fn zlib_and_tls_echo_servers_build_and_listen() {
     assert!(cert.starts_with("-----BEGIN CERTIFICATE-----"), "{cert}");
     drop(tls);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn ratelimit_server_sends_the_pattern() {
+    let (_server, port) = Peer::start_server("ratelimit_server").unwrap();
+    let mut c = connect(port);
+    // The buckets start full: one 100 ms tick of 1 MiB/s comes at once.
+    let mut got = vec![0u8; 50_000];
+    c.read_exact(&mut got).unwrap();
+    assert!(got.iter().enumerate().all(|(i, &b)| b == (i % 251) as u8));
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
