@@ -123,6 +123,7 @@ impl EvBuffer {
 
     /// Length of the first chunk: how many bytes `pullup` can return without
     /// copying (`evbuffer_get_contiguous_space`).
+    #[inline]
     pub fn contiguous_len(&self) -> usize {
         self.chunks.front().map_or(0, Chunk::len)
     }
@@ -131,6 +132,7 @@ impl EvBuffer {
     /// allocating.
     ///
     /// libevent: the room `evbuffer_expand` guarantees.
+    #[inline]
     pub fn tail_capacity(&self) -> usize {
         self.chunks.back().map_or(0, Chunk::spare)
     }
@@ -271,6 +273,7 @@ impl EvBuffer {
     }
 
     /// Removes the first `n <= len` bytes. No freeze check, no callbacks.
+    #[inline]
     pub(crate) fn drain_internal(&mut self, mut n: usize) {
         debug_assert!(n <= self.len);
         if n == 0 {
@@ -599,6 +602,7 @@ impl EvBuffer {
     ///
     /// Errors: [`Error::FrozenFront`] if `self`'s front is frozen,
     /// [`Error::FrozenBack`] if `dst`'s back is frozen.
+    #[inline]
     pub fn remove_into(&mut self, dst: &mut EvBuffer, n: usize) -> Result<usize> {
         if self.frozen_front {
             return Err(Error::FrozenFront);
@@ -630,6 +634,7 @@ impl EvBuffer {
 
     /// Copies the first `min(out.len(), len)` bytes into `out` and drains
     /// them; returns the count (`evbuffer_remove`, statement 15).
+    #[inline]
     pub fn remove(&mut self, out: &mut [u8]) -> Result<usize> {
         if self.frozen_front {
             return Err(Error::FrozenFront);
@@ -706,6 +711,7 @@ impl EvBuffer {
 
     /// Removes the first `min(n, len)` bytes (`evbuffer_drain`); draining more
     /// than the length empties the buffer (statement 14).
+    #[inline]
     pub fn drain(&mut self, n: usize) -> Result<()> {
         if self.frozen_front {
             return Err(Error::FrozenFront);
@@ -747,6 +753,7 @@ impl EvBuffer {
     /// one new chunk. `n == 0` gives an empty slice; `n > len` is
     /// [`Error::OutOfRange`] (libevent: `NULL`); use
     /// [`pullup_all`](Self::pullup_all) for libevent's `pullup(-1)`.
+    #[inline]
     pub fn pullup(&mut self, n: usize) -> Result<&[u8]> {
         if n > self.len {
             return Err(Error::out_of_range("pullup", n, self.len));
@@ -822,6 +829,7 @@ impl EvBuffer {
 
     /// Removes and returns the first `n` bytes (`0 < n <= len`, already in
     /// memory). No checks, no callbacks.
+    #[inline]
     pub(crate) fn split_front_internal(&mut self, n: usize) -> Bytes {
         let front_len = self.chunks.front().map_or(0, Chunk::len);
         if n < front_len {
@@ -845,6 +853,12 @@ impl EvBuffer {
                 None => Bytes::new(),
             };
         }
+        self.split_front_copy(n)
+    }
+
+    /// `split_front_internal` for bytes spread over several chunks: one copy.
+    #[cold]
+    fn split_front_copy(&mut self, n: usize) -> Bytes {
         let mut nb = BytesMut::with_capacity(n);
         let mut left = n;
         for c in &self.chunks {

@@ -173,6 +173,7 @@ impl EvBuffer {
     /// }
     /// assert_eq!(lines, ["a", "b", "c"]);
     /// ```
+    #[inline]
     pub fn read_line(&mut self, eol: Eol) -> Result<Option<Bytes>> {
         if self.frozen_front {
             return Err(Error::FrozenFront);

@@ -79,6 +79,7 @@ impl EvBuffer {
     ///
     /// Errors: [`Error::InvalidArgument`] for `max_regions == 0`,
     /// [`Error::FrozenBack`] if the back is frozen.
+    #[inline]
     pub fn reserve(&mut self, n: usize, max_regions: usize) -> Result<Reservation<'_>> {
         if max_regions == 0 {
             return Err(Error::InvalidArgument {
@@ -117,6 +118,7 @@ impl EvBuffer {
 
 impl<'a> Reservation<'a> {
     /// Number of regions (libevent's return value of `evbuffer_reserve_space`).
+    #[inline]
     pub fn region_count(&self) -> usize {
         usize::from(self.use_tail) + usize::from(self.fresh.is_some())
     }
@@ -124,6 +126,7 @@ impl<'a> Reservation<'a> {
     /// Total bytes reserved (the sum of the region lengths).
     ///
     /// libevent: the sum of the `iov_len`s `evbuffer_reserve_space` fills in.
+    #[inline]
     pub fn len(&self) -> usize {
         (0..self.region_count()).map(|i| self.region_len(i)).sum()
     }
@@ -138,6 +141,7 @@ impl<'a> Reservation<'a> {
     /// Length of region `i` (0 if there is no such region).
     ///
     /// libevent: `vec[i].iov_len` after `evbuffer_reserve_space`.
+    #[inline]
     pub fn region_len(&self, i: usize) -> usize {
         match self.which(i) {
             Some(Which::Tail) => self.buf.tail_capacity(),
@@ -146,6 +150,7 @@ impl<'a> Reservation<'a> {
         }
     }
 
+    #[inline]
     fn which(&self, i: usize) -> Option<Which> {
         match (i, self.use_tail, self.fresh.is_some()) {
             (0, true, _) => Some(Which::Tail),
@@ -154,6 +159,7 @@ impl<'a> Reservation<'a> {
         }
     }
 
+    #[inline]
     fn spare_of(&mut self, w: Which) -> &mut [MaybeUninit<u8>] {
         match w {
             Which::Tail => match self.buf.chunks.back_mut() {
@@ -172,6 +178,7 @@ impl<'a> Reservation<'a> {
     /// [`assume_init`](Self::assume_init) before committing it.
     ///
     /// libevent: `vec[i].iov_base` after `evbuffer_reserve_space`.
+    #[inline]
     pub fn region_uninit(&mut self, i: usize) -> &mut [MaybeUninit<u8>] {
         match self.which(i) {
             Some(w) => self.spare_of(w),
@@ -187,6 +194,7 @@ impl<'a> Reservation<'a> {
     /// have been initialised.
     ///
     /// libevent: setting `vec[i].iov_len` before `evbuffer_commit_space`.
+    #[inline]
     pub unsafe fn assume_init(&mut self, i: usize, n: usize) {
         if i < 2 {
             let n = n.min(self.region_len(i));
@@ -248,6 +256,7 @@ impl<'a> Reservation<'a> {
 
     /// Bytes that may be committed: the initialised prefix of region 0 and,
     /// if region 0 is fully initialised, of region 1.
+    #[inline]
     fn committable(&self) -> usize {
         let l0 = self.region_len(0);
         if self.init[0] < l0 {
@@ -262,6 +271,7 @@ impl<'a> Reservation<'a> {
     /// ([`region_mut`](Self::region_mut), [`assume_init`](Self::assume_init)
     /// or `BufMut`); `n` past the reservation or past what was written is
     /// [`Error::InvalidCommit`] and adds nothing. `n == 0` adds nothing.
+    #[inline]
     pub fn commit(self, n: usize) -> Result<()> {
         let total = self.len();
         if n > total {
@@ -328,12 +338,14 @@ impl<'a> Reservation<'a> {
     /// Commits what was written through the `BufMut` impl.
     ///
     /// libevent: `evbuffer_commit_space` with what was written.
+    #[inline]
     pub fn commit_written(self) -> Result<()> {
         let n = self.written;
         self.commit(n)
     }
 
     /// Commits `parts[i]` bytes of region `i` (already validated).
+    #[inline]
     fn finish(mut self, parts: [usize; 2]) -> Result<()> {
         let orig = self.buf.len;
         let mut added = 0;
@@ -391,10 +403,12 @@ enum Which {
 // `advance_mut` moves the cursor by at most that much and records the bytes
 // as initialised, as the trait's contract says the caller wrote them.
 unsafe impl BufMut for Reservation<'_> {
+    #[inline]
     fn remaining_mut(&self) -> usize {
         self.len() - self.written
     }
 
+    #[inline]
     unsafe fn advance_mut(&mut self, cnt: usize) {
         let cnt = cnt.min(self.remaining_mut());
         let l0 = self.region_len(0);
@@ -408,6 +422,7 @@ unsafe impl BufMut for Reservation<'_> {
         self.written = end;
     }
 
+    #[inline]
     fn chunk_mut(&mut self) -> &mut UninitSlice {
         let l0 = self.region_len(0);
         let (i, off) = if self.written < l0 {
