@@ -905,8 +905,10 @@ impl EvBuffer {
         Ok(())
     }
 
-    /// Keeps `c` as a spare even if the policy says not to (for `expand`).
-    fn keep_spare(&mut self, c: BytesMut) {
+    /// Keeps `c` as a spare even if the policy says not to (for `expand`,
+    /// and an uncommitted reservation's new chunk).
+    #[cold]
+    pub(crate) fn keep_spare(&mut self, c: BytesMut) {
         if let Some(slot) = self.spares.iter_mut().find(|s| s.is_none()) {
             *slot = Some(c);
         } else {

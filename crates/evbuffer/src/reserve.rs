@@ -51,6 +51,10 @@ pub struct Reservation<'a> {
     use_tail: bool,
     /// A new chunk (its spare capacity is the last region), pushed on commit.
     fresh: Option<BytesMut>,
+    /// Length of each region (0 for a region that does not exist), fixed
+    /// when the reservation is made: nothing else can change the buffer
+    /// while it is outstanding.
+    lens: [usize; 2],
     /// Initialised prefix of each region.
     init: [usize; 2],
     /// Bytes written through `BufMut` (a cursor over the regions in order).
@@ -106,10 +110,17 @@ impl EvBuffer {
         } else {
             None
         };
+        let fresh_len = fresh.as_ref().map_or(0, |b| b.capacity() - b.len());
+        let lens = if use_tail {
+            [spare, fresh_len]
+        } else {
+            [fresh_len, 0]
+        };
         Ok(Reservation {
             buf: self,
             use_tail,
             fresh,
+            lens,
             init: [0; 2],
             written: 0,
         })
@@ -128,12 +139,13 @@ impl<'a> Reservation<'a> {
     /// libevent: the sum of the `iov_len`s `evbuffer_reserve_space` fills in.
     #[inline]
     pub fn len(&self) -> usize {
-        (0..self.region_count()).map(|i| self.region_len(i)).sum()
+        self.lens[0] + self.lens[1]
     }
 
     /// Whether nothing is reserved.
     ///
     /// libevent: a reservation whose `iov_len`s are all 0.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -143,11 +155,7 @@ impl<'a> Reservation<'a> {
     /// libevent: `vec[i].iov_len` after `evbuffer_reserve_space`.
     #[inline]
     pub fn region_len(&self, i: usize) -> usize {
-        match self.which(i) {
-            Some(Which::Tail) => self.buf.tail_capacity(),
-            Some(Which::Fresh) => self.fresh.as_ref().map_or(0, |b| b.capacity() - b.len()),
-            None => 0,
-        }
+        self.lens.get(i).copied().unwrap_or(0)
     }
 
     #[inline]
@@ -229,20 +237,7 @@ impl<'a> Reservation<'a> {
     pub(crate) fn regions_mut(&mut self) -> (&mut [u8], &mut [u8]) {
         self.region_mut(0);
         self.region_mut(1);
-        // Disjoint fields: the tail chunk lives in `buf`, the new chunk in `fresh`.
-        let tail: &mut [MaybeUninit<u8>] = match (self.use_tail, self.buf.chunks.back_mut()) {
-            (true, Some(Chunk::Mut(b))) => b.spare_capacity_mut(),
-            _ => &mut [],
-        };
-        let fresh: &mut [MaybeUninit<u8>] = match self.fresh.as_mut() {
-            Some(b) => b.spare_capacity_mut(),
-            None => &mut [],
-        };
-        let (r0, r1) = if self.use_tail {
-            (tail, fresh)
-        } else {
-            (fresh, tail)
-        };
+        let (r0, r1) = self.regions_uninit();
         // SAFETY: `region_mut` above initialised every byte of both regions
         // (and `tail` is empty when it is not a region); `MaybeUninit<u8>`
         // has the layout of `u8`.
@@ -252,6 +247,40 @@ impl<'a> Reservation<'a> {
                 &mut *(r1 as *mut [MaybeUninit<u8>] as *mut [u8]),
             )
         }
+    }
+
+    /// Both regions as uninitialised memory at once, in order; the second is
+    /// empty when there is only one region.
+    #[inline]
+    fn regions_uninit(&mut self) -> (&mut [MaybeUninit<u8>], &mut [MaybeUninit<u8>]) {
+        // Disjoint fields: the tail chunk lives in `buf`, the new chunk in `fresh`.
+        let tail: &mut [MaybeUninit<u8>] = match (self.use_tail, self.buf.chunks.back_mut()) {
+            (true, Some(Chunk::Mut(b))) => b.spare_capacity_mut(),
+            _ => &mut [],
+        };
+        let fresh: &mut [MaybeUninit<u8>] = match self.fresh.as_mut() {
+            Some(b) => b.spare_capacity_mut(),
+            None => &mut [],
+        };
+        if self.use_tail {
+            (tail, fresh)
+        } else {
+            (fresh, tail)
+        }
+    }
+
+    /// Records that the `BufMut` cursor moved to `end` (at most `len()`):
+    /// every byte before it is initialised.
+    #[inline]
+    fn written_to(&mut self, end: usize) {
+        let l0 = self.lens[0];
+        if end <= l0 {
+            self.init[0] = self.init[0].max(end);
+        } else {
+            self.init[0] = l0;
+            self.init[1] = self.init[1].max(end - l0);
+        }
+        self.written = end;
     }
 
     /// Bytes that may be committed: the initialised prefix of region 0 and,
@@ -381,14 +410,11 @@ impl<'a> Reservation<'a> {
 }
 
 impl Drop for Reservation<'_> {
+    #[inline]
     fn drop(&mut self) {
         if let Some(b) = self.fresh.take() {
             // Keep the memory for the next reservation (statement 8).
-            if let Some(slot) = self.buf.spares.iter_mut().find(|s| s.is_none()) {
-                *slot = Some(b);
-            } else {
-                self.buf.spares[0] = Some(b);
-            }
+            self.buf.keep_spare(b);
         }
     }
 }
@@ -411,15 +437,7 @@ unsafe impl BufMut for Reservation<'_> {
     #[inline]
     unsafe fn advance_mut(&mut self, cnt: usize) {
         let cnt = cnt.min(self.remaining_mut());
-        let l0 = self.region_len(0);
-        let end = self.written + cnt;
-        if end <= l0 {
-            self.init[0] = self.init[0].max(end);
-        } else {
-            self.init[0] = l0;
-            self.init[1] = self.init[1].max(end - l0);
-        }
-        self.written = end;
+        self.written_to(self.written + cnt);
     }
 
     #[inline]
@@ -433,6 +451,38 @@ unsafe impl BufMut for Reservation<'_> {
         let r = self.region_uninit(i);
         let off = off.min(r.len());
         UninitSlice::uninit(&mut r[off..])
+    }
+
+    /// At most two copies (the rest of region 0, then region 1) and one
+    /// cursor update, instead of the trait's `chunk_mut`/`advance_mut` loop.
+    ///
+    /// Panics, as `BufMut::put_slice` documents, if `src` is longer than
+    /// [`remaining_mut`](BufMut::remaining_mut).
+    #[inline]
+    fn put_slice(&mut self, src: &[u8]) {
+        let rem = self.remaining_mut();
+        assert!(
+            src.len() <= rem,
+            "Reservation::put_slice: {} bytes into {rem} remaining",
+            src.len()
+        );
+        let at = self.written;
+        let l0 = self.lens[0];
+        let (r0, r1) = self.regions_uninit();
+        let (first, second) = if at < l0 {
+            let k = src.len().min(l0 - at);
+            UninitSlice::uninit(&mut r0[at..at + k]).copy_from_slice(&src[..k]);
+            // If anything is left, region 0 is now full and region 1 is
+            // written from its start.
+            (k, 0)
+        } else {
+            (0, at - l0)
+        };
+        let rest = &src[first..];
+        if !rest.is_empty() {
+            UninitSlice::uninit(&mut r1[second..second + rest.len()]).copy_from_slice(rest);
+        }
+        self.written_to(at + src.len());
     }
 }
 
@@ -482,6 +532,44 @@ mod tests {
         r.commit_written().unwrap();
         assert_eq!(b.len(), 1000 + spare + 100);
         assert_eq!(&b.to_vec()[1000..], &data[..]);
+    }
+
+    #[test]
+    fn put_slice_in_pieces_crosses_regions() {
+        let mut b = EvBuffer::new();
+        b.add(&[5u8; 1000]).unwrap();
+        let spare = b.tail_capacity();
+        let mut r = b.reserve(spare + 300, 2).unwrap();
+        assert_eq!(r.region_count(), 2);
+        let data: Vec<u8> = (0..(spare + 300)).map(|i| (i % 251) as u8).collect();
+        // Pieces that end inside region 0, exactly at its end, and straddle it.
+        let cut1 = spare / 2;
+        r.put_slice(&data[..cut1]);
+        r.put_slice(&data[cut1..spare]);
+        assert_eq!(r.remaining_mut(), r.len() - spare);
+        r.put_slice(&data[spare..spare + 100]);
+        r.put_slice(&data[spare + 100..]);
+        r.commit_written().unwrap();
+        assert_eq!(&b.to_vec()[1000..], &data[..]);
+
+        // One piece straddling both regions, committed in part.
+        let spare = b.tail_capacity();
+        let mut r = b.reserve(spare + 10, 2).unwrap();
+        r.put_slice(&[7u8; 3]);
+        r.put_slice(&vec![8u8; spare]);
+        r.commit(spare + 1).unwrap();
+        let v = b.to_vec();
+        assert_eq!(&v[v.len() - spare - 1..][..4], &[7, 7, 7, 8]);
+        assert_eq!(v.last(), Some(&8));
+    }
+
+    #[test]
+    #[should_panic(expected = "remaining")]
+    fn put_slice_past_the_reservation_panics_like_bufmut() {
+        let mut b = EvBuffer::with_chunk_policy(crate::ChunkPolicy::new().with_max_chunk(16));
+        let mut r = b.reserve(16, 1).unwrap();
+        let n = r.len();
+        r.put_slice(&vec![0u8; n + 1]);
     }
 
     #[test]
