@@ -359,7 +359,9 @@ impl<'a> Reservation<'a> {
 
     /// Gives up the reservation, freeing a new chunk it made instead of
     /// keeping it for the next reservation (for reads that found nothing:
-    /// an idle connection should not hold a read-sized spare).
+    /// an idle connection should not hold a read-sized spare). Only the
+    /// tokio reader needs it.
+    #[cfg(feature = "tokio")]
     pub(crate) fn release(mut self) {
         self.fresh = None;
     }
