@@ -25,8 +25,9 @@
 # connections for 5 s); --quick divides them (N1 1,000 messages, N2 32 MiB,
 # N3 16 MiB, N4 16 MiB, N5 2,000 connections, N6 3 s). Single sizes can be
 # set with N1_MESSAGES, N2_MIB, N3_MIB, N4_MIB, N4_HANDSHAKES, N5_CONNS,
-# N6_SECS. LIBEVENT_TUNED=0 skips the extra N2 run of libevent with 64 KiB
-# reads (bufferevent_set_max_single_read).
+# N6_SECS; NETBENCH_REV names the revision in the header (for a run from
+# an exported tree). (libevent 2.1.12 reads at most 4,096 bytes per evbuffer_read
+# whatever bufferevent_set_max_single_read says, so there is no tuned variant.)
 #
 # Needs: cargo, cc, pkg-config, libevent-dev, zlib1g-dev, libssl-dev
 # (libevent_openssl), taskset (util-linux). Every step is bounded with
@@ -59,7 +60,6 @@ else
     : "${N1_MESSAGES:=10000}" "${N2_MIB:=256}" "${N3_MIB:=64}" "${N4_MIB:=64}"
     : "${N4_HANDSHAKES:=1000}" "${N5_CONNS:=10000}" "${N6_SECS:=5}"
 fi
-: "${LIBEVENT_TUNED:=1}"
 LOAD_TIMEOUT=600
 
 log() { echo "network.sh: $*" >&2; }
@@ -179,9 +179,6 @@ if has n2; then
     log "N2 filter-echo streaming: 8 connections x $N2_MIB MiB in 16 KiB writes"
     start_server ours-n2 "${OURS_FILTER[@]}" && { run_load ours n2 --conns 8 --mib "$N2_MIB"; stop_server; }
     start_server libevent-n2 "$OUT/filter_echo_server" 0 60 && { run_load libevent n2 --conns 8 --mib "$N2_MIB"; stop_server; }
-    if [ "$LIBEVENT_TUNED" = 1 ]; then
-        start_server libevent64k-n2 "$OUT/filter_echo_server" 0 60 65536 && { run_load libevent64k n2 --conns 8 --mib "$N2_MIB"; stop_server; }
-    fi
 fi
 if has n3; then
     log "N3 zlib stream: 4 connections x $N3_MIB MiB"
@@ -220,8 +217,12 @@ row() {
     echo "| $label | ${o:--} | ${l:--} | $ratio | $better |"
 }
 
-REV=$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)
-DIRTY=$(cd "$ROOT" && { git diff --quiet HEAD -- 2>/dev/null && echo "" || echo " (with uncommitted changes)"; })
+if [ -n "${NETBENCH_REV:-}" ]; then
+    REV=$NETBENCH_REV DIRTY=""
+else
+    REV=$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)
+    DIRTY=$(cd "$ROOT" && { git diff --quiet HEAD -- 2>/dev/null && echo "" || echo " (with uncommitted changes)"; })
+fi
 {
     echo
     echo "Network workloads, one run: commit $REV$DIRTY, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), $PINNING."
@@ -236,8 +237,6 @@ DIRTY=$(cd "$ROOT" && { git diff --quiet HEAD -- 2>/dev/null && echo "" || echo 
     row "N2 MB/s" n2.mb_per_s higher
     row "N2 server CPU per MB (us)" n2.server_cpu_us_per_mb lower
     row "N2 payload bytes per frame (server read size)" n2.bytes_per_frame "-"
-    row "N2 MB/s vs libevent with 64 KiB reads" n2.mb_per_s higher ours libevent64k
-    row "N2 server CPU per MB vs libevent with 64 KiB reads (us)" n2.server_cpu_us_per_mb lower ours libevent64k
     row "N3 MB/s (uncompressed)" n3.mb_per_s higher
     row "N3 compressed/uncompressed (server's output)" n3.ratio lower
     row "N3 server CPU per MB (us)" n3.server_cpu_us_per_mb lower
@@ -252,13 +251,15 @@ DIRTY=$(cd "$ROOT" && { git diff --quiet HEAD -- 2>/dev/null && echo "" || echo 
     row "N6 Jain fairness index" n6.jain "closer to 1"
     row "N6 slowest connection (bytes/s)" n6.conn_min_bps higher
     echo
-    echo "Server CPU % of one core during the timed part (100 = the server was the bottleneck):"
-    for wl in n1 n2 n3 n4 n5 n6; do
+    echo "CPU use during the timed parts, % of one core (server / load generator; 100 = that side was the bottleneck):"
+    for wl in n1 n2 n3 n4; do
         o=${R[ours.$wl.server_cpu_pct]:-}; l=${R[libevent.$wl.server_cpu_pct]:-}
-        [ -n "$o$l" ] && echo "- $wl: ours ${o:--}%, libevent ${l:--}%"
+        oc=${R[ours.$wl.client_cpu_pct]:-}; lc=${R[libevent.$wl.client_cpu_pct]:-}
+        [ -n "$o$l" ] && echo "- $wl: against ours ${o:--} / ${oc:--}, against libevent ${l:--} / ${lc:--}"
     done
     o=${R[ours.n4.hs_server_cpu_pct]:-}; l=${R[libevent.n4.hs_server_cpu_pct]:-}
-    [ -n "$o$l" ] && echo "- n4 handshakes: ours ${o:--}%, libevent ${l:--}%"
+    oc=${R[ours.n4.hs_client_cpu_pct]:-}; lc=${R[libevent.n4.hs_client_cpu_pct]:-}
+    [ -n "$o$l" ] && echo "- n4 handshakes: against ours ${o:--} / ${oc:--}, against libevent ${l:--} / ${lc:--}"
     echo
     echo "Logs: $OUT"
 } | tee "$OUT/table.md"

@@ -237,10 +237,12 @@ fn cpu_ns(pid: u32) -> Option<u64> {
     Some(total)
 }
 
-/// Measures a server's CPU time over a timed part.
+/// Measures a server's CPU time (and the load generator's own) over a
+/// timed part.
 struct CpuMeter {
     pid: Option<u32>,
     start_ns: Option<u64>,
+    self_ns: Option<u64>,
     wall: Instant,
 }
 
@@ -249,6 +251,7 @@ impl CpuMeter {
         CpuMeter {
             pid,
             start_ns: pid.and_then(cpu_ns),
+            self_ns: cpu_ns(std::process::id()),
             wall: Instant::now(),
         }
     }
@@ -262,11 +265,17 @@ impl CpuMeter {
         per: Option<(&'static str, f64)>,
     ) -> String {
         let wall = self.wall.elapsed().as_secs_f64();
+        let mut own = String::new();
+        if let (Some(a), Some(b)) = (self.self_ns, cpu_ns(std::process::id())) {
+            let pct = b.saturating_sub(a) as f64 / 1e9 / wall * 100.0;
+            fields.push(("client_cpu_pct", format!("{pct:.1}")));
+            own = format!("; load generator CPU {pct:.0}%");
+        }
         let (Some(pid), Some(a)) = (self.pid, self.start_ns) else {
-            return String::new();
+            return own;
         };
         let Some(b) = cpu_ns(pid) else {
-            return String::new();
+            return own;
         };
         let cpu = b.saturating_sub(a) as f64 / 1e9;
         fields.push(("server_cpu_s", format!("{cpu:.3}")));
@@ -283,7 +292,7 @@ impl CpuMeter {
                 key.rsplit('_').next().unwrap_or("unit")
             ));
         }
-        phrase
+        phrase + &own
     }
 }
 
@@ -956,6 +965,7 @@ async fn n4(
         fields.extend(hs_fields.into_iter().map(|(k, v)| match k {
             "server_cpu_s" => ("hs_server_cpu_s", v),
             "server_cpu_pct" => ("hs_server_cpu_pct", v),
+            "client_cpu_pct" => ("hs_client_cpu_pct", v),
             _ => (k, v),
         }));
         human.push(format!(

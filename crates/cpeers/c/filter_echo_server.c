@@ -33,7 +33,9 @@
  *                    stdout line is "listening on port N"
  *   READ_TIMEOUT_S   read timeout in seconds (default 4, the seed's; 0: none)
  *   MAX_SINGLE_READ  bufferevent_set_max_single_read on the socket
- *                    bufferevent (default 0: libevent's default, 4,096 bytes)
+ *                    bufferevent (default 0: libevent's default). Values above
+ *                    4,096 only make libevent reserve more: evbuffer_read
+ *                    reads at most 4,096 bytes a call in 2.1.12.
  * Listens on 127.0.0.1 with the seed's options: LEV_OPT_REUSEABLE |
  * LEV_OPT_CLOSE_ON_FREE | LEV_OPT_DEFERRED_ACCEPT, backlog 64.
  */
