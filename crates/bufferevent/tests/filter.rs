@@ -590,3 +590,115 @@ async fn async_read_timeout_is_timed_out_once() {
         .unwrap();
     assert_eq!(&buf[..n], b"LATE");
 }
+
+/// An output filter that, like a TLS filter during its handshake, holds every byte (and its
+/// `Finished` trailer) until its input filter has seen `GO` from the peer.
+#[derive(Default, Clone)]
+struct Gate(Arc<Mutex<GateState>>);
+
+#[derive(Default)]
+struct GateState {
+    open: bool,
+    held: EvBuffer,
+    finish: bool,
+    trailer_sent: bool,
+}
+
+struct GateIn(Gate);
+struct GateOut(Gate);
+
+impl Filter for GateIn {
+    fn process(
+        &mut self,
+        src: &mut EvBuffer,
+        dst: &mut EvBuffer,
+        _: Option<usize>,
+        _: FlushMode,
+    ) -> FilterResult {
+        let mut st = (self.0).0.lock().unwrap();
+        if !st.open && src.len() >= 2 {
+            src.drain(2)?;
+            st.open = true;
+        }
+        let n = src.len();
+        src.remove_into(dst, n)?;
+        Ok(FilterStatus::Ok)
+    }
+}
+
+impl Filter for GateOut {
+    fn process(
+        &mut self,
+        src: &mut EvBuffer,
+        dst: &mut EvBuffer,
+        _: Option<usize>,
+        mode: FlushMode,
+    ) -> FilterResult {
+        let mut st = (self.0).0.lock().unwrap();
+        st.held.append(src)?;
+        st.finish |= mode == FlushMode::Finished;
+        if st.open {
+            let held = &mut st.held;
+            let mut all = std::mem::take(held);
+            dst.append(&mut all)?;
+            if st.finish && !st.trailer_sent {
+                dst.add(b"|FIN")?;
+                st.trailer_sent = true;
+            }
+        }
+        Ok(FilterStatus::Ok)
+    }
+    fn wants_write(&self) -> bool {
+        let st = (self.0).0.lock().unwrap();
+        !st.held.is_empty() || (st.finish && !st.trailer_sent)
+    }
+}
+
+/// R7 (filters helper's notes): `Finished` given to an output filter that cannot send yet (a
+/// TLS handshake still running) does not finish the underlying at once. The filter is called
+/// again while it wants to write, the bufferevent reads the peer's answer although nobody
+/// reads from it (async `shutdown()`) or reading is disabled (`close_gracefully`), and the
+/// peer sees the data, then the trailer, then EOF.
+#[tokio::test(start_paused = true)]
+async fn finished_waits_for_an_output_filter_that_still_wants_to_write() {
+    for graceful in [false, true] {
+        let (near, mut far) = BufferEvent::pair(Options::default());
+        let gate = Gate::default();
+        let mut f = BufferEvent::filter(
+            near,
+            GateIn(gate.clone()),
+            GateOut(gate),
+            Options::default(),
+        );
+        let data = pattern(300_000);
+        f.write(&data).unwrap();
+        let closer = tokio::spawn(async move {
+            if graceful {
+                f.close_gracefully();
+                let mut h = Callbacks::new();
+                std::future::poll_fn(|cx| f.poll_run(cx, &mut h)).await;
+            } else {
+                f.shutdown().await.unwrap();
+            }
+            assert!(f.is_write_finished());
+            f
+        });
+        // Nothing (and no EOF) before the peer opens the gate.
+        let mut buf = [0u8; 16];
+        let quiet = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            AsyncReadExt::read(&mut far, &mut buf),
+        );
+        assert!(quiet.await.is_err(), "output before the gate opened");
+        assert!(!closer.is_finished());
+        far.write_all(b"GO").await.unwrap();
+        AsyncWriteExt::flush(&mut far).await.unwrap();
+        let mut got = Vec::new();
+        within(10, far.read_to_end(&mut got)).await.unwrap();
+        let f = within(10, closer).await.unwrap();
+        assert_eq!(got.len(), data.len() + 4, "graceful {graceful}");
+        check_pattern(&got[..data.len()], data.len());
+        assert_eq!(&got[data.len()..], b"|FIN");
+        drop(f);
+    }
+}

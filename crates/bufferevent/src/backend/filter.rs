@@ -16,9 +16,13 @@
 //! * underlying EOF calls the input filter once with `Finished` before the
 //!   filter reports `EOF|READING` (statement 62);
 //! * an idle filter gets no write timeout (statement 45, #67);
-//! * a graceful close drains through every layer (#616).
+//! * a graceful close drains through every layer (#616), and waits for an
+//!   output filter that still has something to say after `Finished` (a TLS
+//!   filter whose handshake is still running: its buffered plaintext and
+//!   `close_notify` go out once the handshake completes, and only then is
+//!   the underlying finished).
 
-use std::task::Context;
+use std::task::{Context, Waker};
 use std::time::Instant;
 
 use super::{Backend, Kind};
@@ -46,6 +50,18 @@ pub(crate) struct FilterBackend {
     out_failed: bool,
     /// The output filter saw `Finished`.
     out_finished: bool,
+    /// The output filter saw `Finished` but still wants to write (a TLS
+    /// close held back by the handshake): the underlying is finished once
+    /// it no longer does. Meanwhile the filter reads from the underlying
+    /// (even with reading disabled) so that the handshake can complete.
+    close_waits: bool,
+    /// The last tasks that polled each direction. A direction that drives
+    /// the other's transport (the read side pushing output made without a
+    /// user write, the write side reading for a pending close) takes over
+    /// that transport's readiness registration, so it wakes the other
+    /// direction's task afterwards (they differ after `tokio::io::split`).
+    read_waker: Option<Waker>,
+    write_waker: Option<Waker>,
     /// A filter reported [`FilterEvent::Eof`].
     filter_eof: bool,
     /// Output made without a write from the user (construction, a
@@ -61,6 +77,16 @@ pub(crate) struct FilterBackend {
     /// The filter's write limit held back part of a `Flush`/`Finished`:
     /// the output filter has not seen the mode yet.
     out_deferred: bool,
+}
+
+/// What one [`FilterBackend::process_output`] run did.
+#[derive(Clone, Copy, Debug, Default)]
+struct OutRun {
+    /// A call returned `Ok` (what `flush` reports: statement 63).
+    ok: bool,
+    /// Bytes moved (consumed or produced), or the filter failed: progress
+    /// for the driver. (A filter may return `Ok` without doing anything.)
+    moved: bool,
 }
 
 /// Why the input loop stopped.
@@ -127,8 +153,16 @@ impl FilterBackend {
     /// While the filter's own read limit holds it back, the underlying stops
     /// reading too, so that the transport's backpressure works.
     fn sync_suspend(&mut self, core: &Core) {
-        let want = core.wants_read() && !core.input_full() && !self.in_limited;
+        let want = (core.wants_read() || self.reads_for_close(core))
+            && !core.input_full()
+            && !self.in_limited;
         self.under.core.set_suspended_by_filter(!want);
+    }
+
+    /// Whether the filter reads although the user does not: a close waits
+    /// for the output filter (a TLS handshake must complete first).
+    fn reads_for_close(&self, core: &Core) -> bool {
+        self.close_waits && core.read_half() == HalfState::Open && !self.in_failed
     }
 
     /// Runs the input filter (statements 56, 57, 62).
@@ -146,7 +180,8 @@ impl FilterBackend {
         let limited = core.limits_ref().is_active();
         self.in_limited = false;
         let stop = loop {
-            if !core.enabled().contains(crate::Dir::READ) || core.input_full() {
+            let reading = core.enabled().contains(crate::Dir::READ) || self.close_waits;
+            if !reading || core.input_full() {
                 break InStop::Blocked;
             }
             let src_len = self.under.core.input.len();
@@ -266,22 +301,36 @@ impl FilterBackend {
     /// `Flush`/`Finished` becomes `Normal` calls and `Finished` reaches the
     /// filter only once the output has gone (`out_deferred`): trailers
     /// never overtake data.
-    fn process_output(&mut self, core: &mut Core, mode: FlushMode, now: Instant) -> bool {
+    ///
+    /// After `Finished` the filter is called again (with `Normal`) only
+    /// while it [wants to write](Filter::wants_write): what it could not
+    /// send yet (a TLS close during the handshake).
+    fn process_output(&mut self, core: &mut Core, mode: FlushMode, now: Instant) -> OutRun {
         self.out_deferred = false;
-        if self.out_failed || self.out_finished || core.write_half() == HalfState::Failed {
-            return false;
+        let mut run = OutRun::default();
+        if self.out_failed || core.write_half() == HalfState::Failed {
+            return run;
         }
+        let mode = if self.out_finished {
+            if !self.output.wants_write() {
+                return run;
+            }
+            FlushMode::Normal
+        } else {
+            mode
+        };
         if mode == FlushMode::Normal
-            && ((!core.enabled().contains(crate::Dir::WRITE) && !core.is_forced())
+            && ((!core.enabled().contains(crate::Dir::WRITE)
+                && !core.is_forced()
+                && !self.close_waits)
                 || (core.output.is_empty() && !self.output.wants_write())
                 || self.under_output_full())
         {
-            return false;
+            return run;
         }
         let limited = core.limits_ref().is_active();
         let mut allowance = 0usize;
         let mut unreported = 0usize;
-        let mut any_ok = false;
         let under_before = self.under.core.output.len();
         for _ in 0..MAX_CALLS {
             let mut limit = if mode == FlushMode::Normal {
@@ -322,11 +371,13 @@ impl FilterBackend {
             let added = self.under.core.output.len() != dst_before;
             allowance = allowance.saturating_sub(consumed);
             unreported += consumed;
+            run.moved |= consumed > 0 || added;
             match res {
-                Ok(FilterStatus::Ok) => any_ok = true,
+                Ok(FilterStatus::Ok) => run.ok = true,
                 Ok(FilterStatus::NeedMore) => break,
                 Err(e) => {
                     tracing::debug!(error = %e, "output filter failed");
+                    run.moved = true;
                     self.out_failed = true;
                     core.on_error(Error::Filter {
                         side: Side::Writing,
@@ -347,13 +398,15 @@ impl FilterBackend {
         core.on_written(unreported, now);
         if mode == FlushMode::Finished && !self.out_failed && !self.out_deferred {
             self.out_finished = true;
+            // still something to say (a TLS close during the handshake)
+            self.close_waits = self.output.wants_write();
         }
         if self.under.core.output.len() != under_before {
             // What we pushed is a write on the underlying: a filter below
             // runs its own output filter now.
             self.under.backend.after_write(&mut self.under.core, now);
         }
-        any_ok
+        run
     }
 }
 
@@ -363,6 +416,7 @@ impl Backend for FilterBackend {
     }
 
     fn poll_read(&mut self, core: &mut Core, cx: &mut Context<'_>, now: Instant) -> bool {
+        remember(&mut self.read_waker, cx);
         // Data stuck in the underlying input behind our high watermark is
         // processed first, without new network input (statement 57).
         let mut progress = self.process_input(core, now);
@@ -375,9 +429,10 @@ impl Backend for FilterBackend {
         // Reading may have made the output filter want to write (a TLS
         // handshake answer): send it now, even if nobody polls for writing.
         if self.output.wants_write() {
-            progress |= self.process_output(core, FlushMode::Normal, now);
+            progress |= self.process_output(core, FlushMode::Normal, now).moved;
             self.push_below = true;
         }
+        progress |= self.continue_close(core, now);
         // What such a hook produced (or the output filter at construction:
         // a TLS ClientHello) may already have moved further down than the
         // underlying's output when that is a filter too: drive the layers
@@ -386,6 +441,7 @@ impl Backend for FilterBackend {
             if self.under.output_pending() {
                 progress |= self.under.poll_write_side(cx);
                 progress |= self.forward_events(core);
+                wake_other(&mut self.write_waker, cx);
             }
             self.push_below = self.under.output_pending();
         }
@@ -393,13 +449,25 @@ impl Backend for FilterBackend {
     }
 
     fn poll_write(&mut self, core: &mut Core, cx: &mut Context<'_>, now: Instant) -> bool {
+        remember(&mut self.write_waker, cx);
         let mut progress = false;
         for _ in 0..4 {
-            progress |= self.process_output(core, FlushMode::Normal, now);
+            if self.close_waits {
+                // The close waits for the output filter (a TLS handshake):
+                // read its answer even if nobody polls for reading.
+                progress |= self.under.poll_read_side(cx);
+                progress |= self.forward_events(core);
+                progress |= self.process_input(core, now);
+                self.report_input(core, now);
+                self.sync_suspend(core);
+                wake_other(&mut self.read_waker, cx);
+            }
+            progress |= self.process_output(core, FlushMode::Normal, now).moved;
             if core.wants_shutdown() && !self.out_finished {
                 self.finish(core, now);
                 progress = true;
             }
+            progress |= self.continue_close(core, now);
             let written = self.under.core.total_written();
             let under_progress = self.under.poll_write_side(cx);
             progress |= self.forward_events(core);
@@ -414,6 +482,7 @@ impl Backend for FilterBackend {
         }
         if core.write_half() == HalfState::Open
             && self.out_finished
+            && !self.close_waits
             && core.output.is_empty()
             && !self.under.core.accepts_writes()
         {
@@ -430,7 +499,7 @@ impl Backend for FilterBackend {
     /// empty output for `Flush`/`Finished`), then flush the underlying with
     /// the same mode.
     fn flush(&mut self, core: &mut Core, mode: FlushMode, now: Instant) -> Result<bool, Error> {
-        let ok = self.process_output(core, mode, now);
+        let ok = self.process_output(core, mode, now).ok;
         if mode == FlushMode::Finished {
             self.finish(core, now);
             return Ok(ok);
@@ -441,8 +510,10 @@ impl Backend for FilterBackend {
         Ok(ok)
     }
 
+    /// Includes a close waiting for the output filter: its data and
+    /// trailer are output not yet sent (so a write timeout bounds the wait).
     fn lower_output_pending(&self) -> bool {
-        self.under.output_pending()
+        self.close_waits || self.under.output_pending()
     }
 
     fn write_finished(&self, core: &Core) -> bool {
@@ -487,6 +558,11 @@ impl FilterBackend {
     ///
     /// While the filter's write limit holds output back, nothing is
     /// finished yet: the driver calls this again once the output is gone.
+    /// While the output filter still wants to write after `Finished` (a TLS
+    /// close during the handshake), the underlying is not finished yet:
+    /// [`continue_close`](Self::continue_close) does it once the filter is
+    /// done (libevent cannot: its TLS bufferevent is not a filter, and its
+    /// filters are never called again after `BEV_FINISHED`).
     fn finish(&mut self, core: &mut Core, now: Instant) {
         if !self.out_finished {
             self.process_output(core, FlushMode::Finished, now);
@@ -495,11 +571,57 @@ impl FilterBackend {
             }
             self.out_finished = true;
         }
+        if self.close_waits {
+            tracing::trace!("close waits for the output filter");
+            self.sync_suspend(core);
+            return;
+        }
+        self.finish_below(core);
+    }
+
+    /// The output filter has nothing more to say: finish the underlying.
+    fn finish_below(&mut self, core: &mut Core) {
         if self.under.core.accepts_writes() {
             let _ = self.under.flush(FlushMode::Finished);
         }
         if core.output.is_empty() || self.out_failed {
             core.on_shutdown();
+        }
+    }
+
+    /// A close waiting for the output filter: call it again, and finish the
+    /// underlying once it no longer wants to write (or failed). Returns
+    /// whether anything changed.
+    fn continue_close(&mut self, core: &mut Core, now: Instant) -> bool {
+        if !self.close_waits {
+            return false;
+        }
+        let progress = self.process_output(core, FlushMode::Normal, now).moved;
+        if self.out_failed || core.write_half() == HalfState::Failed || !self.output.wants_write() {
+            self.close_waits = false;
+            self.sync_suspend(core);
+            tracing::trace!("output filter done after Finished; finishing the underlying");
+            self.finish_below(core);
+            return true;
+        }
+        progress
+    }
+}
+
+/// Keeps `slot` pointing at the task polling with `cx`.
+fn remember(slot: &mut Option<Waker>, cx: &Context<'_>) {
+    match slot {
+        Some(w) if w.will_wake(cx.waker()) => {}
+        _ => *slot = Some(cx.waker().clone()),
+    }
+}
+
+/// Wakes the task in `other` if it is not the one polling with `cx`: this
+/// task just took over a readiness registration that task may wait on.
+fn wake_other(other: &mut Option<Waker>, cx: &Context<'_>) {
+    if let Some(w) = other.as_ref() {
+        if !w.will_wake(cx.waker()) {
+            w.wake_by_ref();
         }
     }
 }
@@ -540,6 +662,9 @@ impl BufferEvent {
                 in_failed: false,
                 out_failed: false,
                 out_finished: false,
+                close_waits: false,
+                read_waker: None,
+                write_waker: None,
                 filter_eof: false,
                 push_below: true,
                 in_limited: false,
