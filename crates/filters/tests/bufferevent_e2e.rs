@@ -167,8 +167,9 @@ mod tls_over_zlib {
     }
 
     /// A TLS filter bufferevent over a zlib filter bufferevent over a socket bufferevent.
+    /// (The layers below are driven by the TLS filter's read side too: the handshake records
+    /// it makes move through the zlib filter bufferevent to the socket without a user write.)
     #[tokio::test]
-    #[ignore = "hangs: bufferevent does not write hook-driven output below a filter layer (R6 in /work/notes/filters-requests.md)"]
     async fn tls_over_zlib_over_stacked_bufferevents_megabytes_each_way() {
         timeout(T, async {
             let (cp, sp) = pairs();
@@ -298,9 +299,8 @@ async fn tls_bufferevent_dirty_shutdown_is_an_error_unless_allowed() {
                 Options::empty(),
             );
             bev.enable(Dir::READ | Dir::WRITE);
-            // Sends the ClientHello: reading alone does not yet drive the write side of a new
-            // filter bufferevent (R6 in /work/notes/filters-requests.md).
-            AsyncWriteExt::flush(&mut bev).await.unwrap();
+            // Reading alone sends the ClientHello (the filter's read side drives the write side
+            // below it).
             let mut got = Vec::new();
             let r = bev.read_to_end(&mut got).await;
             server.await.unwrap();
@@ -389,6 +389,76 @@ async fn tls_read_watermark_with_partial_draining_never_stalls() {
             max_seen <= 5 * 1024 + 17 * 1024,
             "input reached {max_seen} bytes"
         );
+    })
+    .await
+    .unwrap();
+}
+
+/// R7: a graceful close that arrives while the TLS handshake is still running does not close
+/// dirty. The output filter keeps being called after FINISHED while it wants to write, so the
+/// plaintext buffered during the handshake and then `close_notify` go out once the handshake
+/// completes; only then is the TCP write side shut down. The peer (tokio-rustls) reads all the
+/// data and then a clean end of stream. Both faces (async `shutdown()` without ever reading,
+/// and `close_gracefully()` before the driver ran), with a write small enough to sit inside
+/// rustls and one larger than rustls buffers during a handshake (the rest waits in the
+/// filter's output).
+#[cfg(feature = "tls")]
+#[tokio::test]
+async fn close_during_the_handshake_sends_everything_then_close_notify() {
+    use filters::tls::{client_config, TlsPair};
+    timeout(T, async {
+        let cert = common::test_cert(&["localhost"]);
+        for (async_face, len) in [(true, 5), (true, 300_000), (false, 5), (false, 300_000)] {
+            let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = l.local_addr().unwrap();
+            let acceptor = tokio_rustls::TlsAcceptor::from(
+                filters::tls::server_config(cert.chain.clone(), cert.key.clone_key(), &[]).unwrap(),
+            );
+            let server = tokio::spawn(async move {
+                let (tcp, _) = l.accept().await.unwrap();
+                let mut tls = acceptor.accept(tcp).await.unwrap();
+                let mut got = Vec::new();
+                // Ok only on close_notify: a TCP end without it is UnexpectedEof.
+                let r = tls.read_to_end(&mut got).await;
+                (got, r.map(|_| ()))
+            });
+            let data = common::pseudo_random(11, len);
+            let tcp = TcpStream::connect(addr).await.unwrap();
+            let pair = TlsPair::client_for(client_config(cert.roots(), &[]).unwrap(), "localhost")
+                .unwrap();
+            let session = pair.session();
+            let mut bev = pair.into_bufferevent(
+                BufferEvent::socket(tcp, Options::CLOSE_ON_FREE),
+                Options::empty(),
+            );
+            assert!(session.is_handshaking());
+            if async_face {
+                bev.write_all(&data).await.unwrap();
+                assert!(session.is_handshaking(), "nothing read yet");
+                bev.shutdown().await.unwrap();
+                assert!(bev.is_write_finished());
+            } else {
+                bev.write(&data).unwrap();
+                bev.close_gracefully();
+                assert!(!bev.is_write_finished());
+                // The callback driver, kept from dropping the bufferevent when it returns: the
+                // server's session tickets may still be unread, and closing a socket with
+                // unread input resets the connection (see `close_gracefully`).
+                let mut h = Callbacks::new();
+                std::future::poll_fn(|cx| bev.poll_run(cx, &mut h)).await;
+                assert!(bev.is_write_finished());
+            }
+            assert!(!session.is_handshaking());
+            let (got, r) = server.await.unwrap();
+            drop(bev);
+            r.unwrap_or_else(|e| panic!("async {async_face}, {len} bytes: dirty close: {e}"));
+            assert!(
+                got == data,
+                "async {async_face}: {} of {} bytes",
+                got.len(),
+                data.len()
+            );
+        }
     })
     .await
     .unwrap();
