@@ -56,6 +56,10 @@ pub struct EvBuffer {
     /// Bumped by every change that moves data relative to the front, so that
     /// a [`Ptr`](crate::Ptr)'s cached chunk index is used only while valid.
     pub(crate) gen: u64,
+    /// Whether `chunks` may hold a [`Chunk::File`]: set when one is pushed or
+    /// moved in, cleared when a scan finds none. While false, operations
+    /// that must have the front in memory skip looking for file chunks.
+    pub(crate) files: bool,
     /// Change callbacks; `None` (the common case) costs one branch per change.
     pub(crate) cbs: Option<Box<Callbacks>>,
     /// The allocation `BufMut::chunk_mut` handed out when the tail had no
@@ -88,6 +92,7 @@ impl EvBuffer {
             frozen_front: false,
             frozen_back: false,
             gen: crate::ptr::fresh_gen(),
+            files: false,
             cbs: None,
             bufmut_next: None,
         }
@@ -152,6 +157,7 @@ impl EvBuffer {
     #[inline]
     pub(crate) fn push_chunk(&mut self, c: Chunk) {
         debug_assert!(c.len() > 0);
+        self.files |= c.is_file();
         self.freeze_tail();
         self.chunks.push_back(c);
     }
@@ -551,12 +557,16 @@ impl EvBuffer {
         } else if self.chunks.is_empty() {
             mem::swap(&mut self.chunks, &mut src.chunks);
             self.len = n;
+            self.files |= src.files;
+            src.files = false;
             src.len = 0;
             src.gen = src.gen.wrapping_add(1);
         } else {
             self.freeze_tail();
             self.chunks.append(&mut src.chunks);
             self.len += n;
+            self.files |= src.files;
+            src.files = false;
             src.len = 0;
             src.gen = src.gen.wrapping_add(1);
         }
@@ -587,6 +597,8 @@ impl EvBuffer {
         let mine = mem::take(&mut self.chunks);
         self.chunks = mem::take(&mut src.chunks);
         self.chunks.extend(mine);
+        self.files |= src.files;
+        src.files = false;
         self.len += n;
         self.gen = self.gen.wrapping_add(1);
         src.len = 0;

@@ -369,9 +369,21 @@ impl EvBuffer {
     /// Reads every file chunk in the first `n` bytes (plus at most
     /// [`LOAD_STEP`] bytes of the last one) into memory, so that `&mut`
     /// operations can consume them; fails before changing anything visible.
+    /// One branch when the buffer holds no file chunk (the common case).
+    #[inline]
     pub(crate) fn materialize_front(&mut self, n: usize) -> Result<()> {
+        if !self.files {
+            debug_assert!(!self.chunks.iter().any(Chunk::is_file));
+            return Ok(());
+        }
+        self.materialize_front_files(n)
+    }
+
+    #[cold]
+    fn materialize_front_files(&mut self, n: usize) -> Result<()> {
         let mut covered = 0;
         let mut i = 0;
+        let mut seen_file = false;
         while covered < n && i < self.chunks.len() {
             let clen = self.chunks[i].len();
             if let Chunk::File(f) = &mut self.chunks[i] {
@@ -385,8 +397,13 @@ impl EvBuffer {
                 }
                 self.gen = self.gen.wrapping_add(1);
             }
+            seen_file |= self.chunks[i].is_file();
             covered += self.chunks[i].len();
             i += 1;
+        }
+        if !seen_file && i == self.chunks.len() {
+            // The scan covered the whole buffer: no file chunk is left.
+            self.files = false;
         }
         Ok(())
     }

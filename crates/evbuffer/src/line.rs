@@ -13,10 +13,11 @@
 //!
 //! Scanning uses `memchr` over each chunk in place.
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 use memchr::{memchr, memchr2};
 
 use crate::buffer::EvBuffer;
+use crate::chunk::Chunk;
 use crate::error::{Error, Result};
 use crate::ptr::Ptr;
 
@@ -129,6 +130,57 @@ impl EvBuffer {
         None
     }
 
+    /// The common case of [`find_eol`](Self::find_eol) from the front: an end
+    /// of line that lies inside the first chunk and is followed by at least
+    /// one byte of it (so that no run or CR LF pair can continue into the next
+    /// chunk). `None` means "look with `find_eol`", not "no line".
+    #[inline]
+    fn find_eol_in_front(&self, eol: Eol) -> Option<EolAt> {
+        let s = match self.chunks.front()? {
+            Chunk::Frozen(b) => &b[..],
+            Chunk::Mut(b) => &b[..],
+            Chunk::File(_) => return None,
+        };
+        let found = |pos: usize, len: usize| {
+            (pos + len < s.len()).then_some(EolAt {
+                pos,
+                ci: 0,
+                off: pos,
+                len,
+            })
+        };
+        match eol {
+            Eol::Crlf => {
+                let at = memchr(b'\n', s)?;
+                if at > 0 && s[at - 1] == b'\r' {
+                    found(at - 1, 2)
+                } else {
+                    found(at, 1)
+                }
+            }
+            Eol::Lf => found(memchr(b'\n', s)?, 1),
+            Eol::Nul => found(memchr(0, s)?, 1),
+            Eol::CrlfStrict => {
+                let mut from = 0;
+                loop {
+                    let at = from + memchr(b'\n', &s[from..])?;
+                    if at > 0 && s[at - 1] == b'\r' {
+                        return found(at - 1, 2);
+                    }
+                    from = at + 1;
+                }
+            }
+            Eol::Any => {
+                let at = memchr2(b'\r', b'\n', s)?;
+                let run = s[at..]
+                    .iter()
+                    .take_while(|&&b| b == b'\r' || b == b'\n')
+                    .count();
+                found(at, run)
+            }
+        }
+    }
+
     /// Finds the first end of line at or after `from` (the front if `None`)
     /// and returns its position and length (`evbuffer_search_eol`,
     /// statement 28). `None` if there is none, including when `from` is at
@@ -178,23 +230,69 @@ impl EvBuffer {
         if self.frozen_front {
             return Err(Error::FrozenFront);
         }
-        let Some(e) = self.find_eol(0, 0, 0, eol) else {
-            return Ok(None);
+        let e = match self.find_eol_in_front(eol) {
+            Some(e) => e,
+            None => match self.find_eol(0, 0, 0, eol) {
+                Some(e) => e,
+                None => return Ok(None),
+            },
         };
         let total = e.pos + e.len;
-        if self.chunks.iter().take(e.ci + 1).any(|c| c.is_file()) {
-            self.materialize_front(total)?;
-        }
         let orig = self.len;
-        let line = if e.pos == 0 {
-            Bytes::new()
-        } else {
-            self.split_front_internal(e.pos)
+        // Nearly always the line and its terminator lie in the front chunk,
+        // with bytes left after them: split line + terminator off at once and
+        // cut the terminator from the returned view (no copy, no second pass).
+        let line = match self.chunks.front_mut() {
+            Some(Chunk::Frozen(b)) if total < b.len() => Some(split_line(b, e.pos, total)),
+            Some(Chunk::Mut(b)) if total < b.len() => {
+                let mut line = b.split_to(total).freeze();
+                line.truncate(e.pos);
+                Some(line)
+            }
+            _ => None,
         };
-        self.drain_internal(e.len);
+        let line = match line {
+            Some(line) => {
+                self.len -= total;
+                self.gen = self.gen.wrapping_add(1);
+                line
+            }
+            None => self.take_line_slow(e.pos, e.len)?,
+        };
         self.notify(orig, 0, total);
         Ok(Some(line))
     }
+
+    /// `read_line` when the line or its terminator reaches the end of the
+    /// front chunk (or lies in a file chunk): take the line, then drain the
+    /// terminator.
+    #[cold]
+    fn take_line_slow(&mut self, pos: usize, eol_len: usize) -> Result<Bytes> {
+        self.materialize_front(pos + eol_len)?;
+        let line = if pos == 0 {
+            Bytes::new()
+        } else {
+            self.split_front_internal(pos)
+        };
+        self.drain_internal(eol_len);
+        Ok(line)
+    }
+}
+
+/// Splits `total` bytes (a line of `pos` bytes and its terminator) off the
+/// front of `b` (`total < b.len()`) and returns the line.
+#[inline]
+fn split_line(b: &mut Bytes, pos: usize, total: usize) -> Bytes {
+    if pos == 0 {
+        b.advance(total);
+        return Bytes::new();
+    }
+    // `Bytes::split_to` without the call (it is not `#[inline]`): a clone
+    // (one atomic increment) cut to the line, and the chunk advanced.
+    let mut line = b.clone();
+    line.truncate(pos);
+    b.advance(total);
+    line
 }
 
 #[cfg(test)]
@@ -266,6 +364,58 @@ mod tests {
         }
         b.freeze(crate::End::Front);
         assert!(matches!(b.read_line(Eol::Any), Err(Error::FrozenFront)));
+    }
+
+    #[test]
+    fn terminator_at_the_end_of_the_front_chunk() {
+        // The fast path only takes lines followed by more bytes of the front
+        // chunk; these end exactly at its end, or continue in the next one.
+        for (eol, parts, want) in [
+            (Eol::Crlf, &[&b"ab\r\n"[..], b"cd\n"][..], &["ab", "cd"][..]),
+            (Eol::Crlf, &[b"ab\r", b"\ncd\n"], &["ab", "cd"]),
+            (Eol::Lf, &[b"ab\n", b"cd\n"], &["ab", "cd"]),
+            (Eol::Nul, &[b"ab\0", b"cd\0"], &["ab", "cd"]),
+            (Eol::CrlfStrict, &[b"a\nb\r", b"\ncd\r\n"], &["a\nb", "cd"]),
+            (Eol::CrlfStrict, &[b"\nb\r\n", b"x"], &["\nb"]),
+            (Eol::Any, &[b"ab\r", b"\r\ncd\n"], &["ab", "cd"]),
+            (Eol::Any, &[b"ab\r\nx", b"\r"], &["ab", "x"]),
+            (Eol::Any, &[b"\n\nab\n\n", b"\ncd\r"], &["", "ab", "cd"]),
+        ] {
+            let mut b = chunked(parts);
+            assert_eq!(lines(&mut b, eol), want, "{eol:?} {parts:?}");
+        }
+    }
+
+    #[test]
+    fn lines_from_a_writable_chunk_keep_it_writable() {
+        let mut b = EvBuffer::new();
+        b.add(b"one\r\ntwo\nthr").unwrap();
+        assert_eq!(b.chunk_count(), 1);
+        assert_eq!(b.read_line(Eol::Crlf).unwrap().unwrap(), "one");
+        let cap = b.tail_capacity();
+        assert!(cap > 0);
+        b.add(b"ee\n").unwrap();
+        assert_eq!(b.tail_capacity(), cap - 3, "appended in place");
+        assert_eq!(lines(&mut b, Eol::Crlf), ["two", "three"]);
+        assert!(b.is_empty());
+    }
+
+    #[test]
+    fn lines_through_a_file_chunk() {
+        let mut b = EvBuffer::new();
+        b.add(b"head\r\n").unwrap();
+        b.add_file(crate::file::tests::temp_file(b"f1\nf2\r\nf"), 0, 8)
+            .unwrap();
+        b.add(b"3\n").unwrap();
+        let mut moved = EvBuffer::new();
+        moved.append(&mut b).unwrap();
+        assert!(moved.files && !b.files);
+        assert_eq!(lines(&mut moved, Eol::Crlf), ["head", "f1", "f2", "f3"]);
+        assert!(moved.is_empty());
+        moved.add(b"x\n").unwrap();
+        let mut out = [0u8; 1];
+        moved.remove(&mut out).unwrap();
+        assert!(!moved.files, "cleared once a scan saw no file chunk");
     }
 
     #[test]
