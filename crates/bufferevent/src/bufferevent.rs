@@ -423,7 +423,8 @@ impl BufferEvent {
             progress |= self.backend.poll_read(&mut self.core, cx, now);
             let pending = self.output_pending();
             let before = self.core.peek_events();
-            self.core.check_timers(now, pending);
+            let below = self.backend.lower_suspended();
+            self.core.check_timers(now, pending, below);
             progress |= self.core.peek_events() != before;
             if !poll_timer(&mut self.read_timer, self.core.read_wakeup(), cx) {
                 break;
@@ -444,7 +445,8 @@ impl BufferEvent {
             progress |= self.backend.poll_write(&mut self.core, cx, now);
             let pending = self.output_pending();
             let before = self.core.peek_events();
-            self.core.check_timers(now, pending);
+            let below = self.backend.lower_suspended();
+            self.core.check_timers(now, pending, below);
             progress |= self.core.peek_events() != before;
             if !poll_timer(&mut self.write_timer, self.core.write_wakeup(), cx) {
                 break;

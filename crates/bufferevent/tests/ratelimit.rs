@@ -913,3 +913,61 @@ async fn a_direction_suspended_by_its_limit_does_not_time_out() {
     // one tick's worth at 0 s, then one per second
     assert_eq!(wm.bytes(), 4_000);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_filter_does_not_time_out_while_the_layer_below_is_suspended_by_its_limit() {
+    // the limit is on the pair end under the filter, the timeouts on the
+    // filter: the filter's directions wait for the limit below, not for a
+    // stalled peer, so its timeouts do not run meanwhile (one read and one
+    // write per second below, timeouts of 300 ms above)
+    let slow =
+        RateLimitConfig::shared(1_000, 1_000, 1_000, 1_000, Some(Duration::from_secs(1))).unwrap();
+    let timeout = Some(Duration::from_millis(300));
+    let (mut under, far) = BufferEvent::pair(Options::default());
+    under.set_rate_limit(Some(slow));
+    let mut f = BufferEvent::filter(under, PassThrough, PassThrough, Options::default());
+    f.set_timeouts(timeout, timeout);
+    f.enable(Dir::READ | Dir::WRITE);
+    f.write(&(0..100_000).map(byte).collect::<Vec<u8>>())
+        .unwrap();
+    let events = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let e1 = events.clone();
+    let read = Meter::new();
+    let r1 = read.clone();
+    tokio::spawn(
+        f.run(
+            Callbacks::new()
+                .on_read(move |bev| {
+                    let n = bev.input().len();
+                    bev.input_mut().drain(n).unwrap();
+                    r1.record(n as u64);
+                })
+                .on_event(move |_, what| e1.lock().unwrap().push(what)),
+        ),
+    );
+    // the far end drains what the filter writes and sends more than the
+    // limit below lets the filter read
+    let (mut far_r, mut far_w) = tokio::io::split(far);
+    let written = Meter::new();
+    let w1 = written.clone();
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 16 * 1024];
+        while let Ok(n @ 1..) = tokio::io::AsyncReadExt::read(&mut far_r, &mut buf).await {
+            w1.record(n as u64);
+        }
+    });
+    tokio::spawn(async move {
+        let data = vec![7u8; 100_000];
+        let _ = tokio::io::AsyncWriteExt::write_all(&mut far_w, &data).await;
+        std::future::pending::<()>().await;
+    });
+    tokio::time::sleep(Duration::from_millis(3_500)).await;
+    assert!(
+        events.lock().unwrap().is_empty(),
+        "{:?}",
+        events.lock().unwrap()
+    );
+    // one tick's worth at 0 s, then one per second, each way
+    assert_eq!(written.bytes(), 4_000);
+    assert_eq!(read.bytes(), 4_000);
+}

@@ -516,6 +516,10 @@ impl Backend for FilterBackend {
         self.close_waits || self.under.output_pending()
     }
 
+    fn lower_suspended(&self) -> crate::Dir {
+        self.under.core.rate_suspended() | self.under.backend.lower_suspended()
+    }
+
     fn write_finished(&self, core: &Core) -> bool {
         core.write_half() != HalfState::Open && self.under.is_write_finished()
     }

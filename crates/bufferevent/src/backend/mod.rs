@@ -12,7 +12,7 @@ use std::task::Context;
 use std::time::Instant;
 
 use crate::core::state::{Core, HalfState};
-use crate::{BufferEvent, Error, FlushMode, Handle};
+use crate::{BufferEvent, Dir, Error, FlushMode, Handle};
 
 pub(crate) mod filter;
 pub(crate) mod pair;
@@ -59,6 +59,12 @@ pub(crate) trait Backend: Send {
     /// Output still held below this bufferevent (in an underlying one).
     fn lower_output_pending(&self) -> bool {
         false
+    }
+
+    /// The directions in which a bufferevent below this one is suspended
+    /// by its rate limit (a filter's underlying, or further down).
+    fn lower_suspended(&self) -> Dir {
+        Dir::empty()
     }
 
     /// Whether the write side is finished all the way down: shut down (or

@@ -566,15 +566,26 @@ impl Core {
     /// filter or not, gets no write timeout (libevent #67 QUIRK fixed).
     /// Firing reports `TIMEOUT|READING` / `TIMEOUT|WRITING` and disables
     /// that direction.
-    pub(crate) fn check_timers(&mut self, now: Instant, output_pending: bool) {
-        // a direction suspended by a rate limit has no timeout; it gets a
-        // fresh one when it resumes (libevent deletes the event while
-        // `BEV_SUSPEND_BW` holds)
-        let read_armed = self.wants_read() && !self.input_full() && self.read_retry_at.is_none();
+    ///
+    /// `suspended_below` names the directions in which a bufferevent under
+    /// this one (a filter's underlying, or further down) is suspended by its
+    /// rate limit: those directions wait for the limit, not for the peer, so
+    /// they have no timeout here either.
+    pub(crate) fn check_timers(
+        &mut self,
+        now: Instant,
+        output_pending: bool,
+        suspended_below: Dir,
+    ) {
+        // a direction suspended by a rate limit, here or below, has no
+        // timeout; it gets a fresh one when it resumes (libevent deletes the
+        // event while `BEV_SUSPEND_BW` holds)
+        let suspended = self.rate_suspended() | suspended_below;
+        let read_armed = self.wants_read() && !self.input_full() && !suspended.contains(Dir::READ);
         let write_armed = self.enabled.contains(Dir::WRITE)
             && self.write_half == HalfState::Open
             && (output_pending || self.suspend.connecting)
-            && self.write_retry_at.is_none();
+            && !suspended.contains(Dir::WRITE);
         self.timeouts.sync(now, read_armed, write_armed);
         let fired = self.timeouts.expired(now);
         if fired.contains(Dir::READ) {
@@ -587,6 +598,19 @@ impl Core {
             self.pending.write = false;
             self.pending.events |= Events::TIMEOUT | Events::WRITING;
         }
+    }
+
+    /// The directions a rate limit (or custom limiter) suspends now, until
+    /// their retry instants.
+    pub(crate) fn rate_suspended(&self) -> Dir {
+        let mut d = Dir::empty();
+        if self.read_retry_at.is_some() {
+            d |= Dir::READ;
+        }
+        if self.write_retry_at.is_some() {
+            d |= Dir::WRITE;
+        }
+        d
     }
 
     /// When the read side next needs attention without I/O readiness (a

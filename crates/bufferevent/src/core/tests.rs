@@ -75,7 +75,7 @@ impl Sim {
 
     fn timers(&mut self) {
         let pending = !self.core.output.is_empty();
-        self.core.check_timers(self.now, pending);
+        self.core.check_timers(self.now, pending, Dir::empty());
     }
 
     fn advance(&mut self, d: Duration) {
