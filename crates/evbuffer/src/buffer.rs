@@ -848,22 +848,17 @@ impl EvBuffer {
             self.len -= n;
             self.gen = self.gen.wrapping_add(1);
             if let Some(front) = self.chunks.front_mut() {
-                return match front.split_to(n) {
-                    Chunk::Frozen(b) => b,
-                    other => Bytes::copy_from_slice(other.as_slice()),
-                };
+                return front.split_to(n).into_bytes();
             }
             return Bytes::new();
         }
         if n == front_len {
             self.len -= n;
             self.gen = self.gen.wrapping_add(1);
-            return match self.chunks.pop_front() {
-                Some(Chunk::Frozen(b)) => b,
-                Some(Chunk::Mut(b)) => b.freeze(),
-                Some(other) => Bytes::copy_from_slice(other.as_slice()),
-                None => Bytes::new(),
-            };
+            return self
+                .chunks
+                .pop_front()
+                .map_or_else(Bytes::new, Chunk::into_bytes);
         }
         self.split_front_copy(n)
     }
@@ -1055,6 +1050,29 @@ mod tests {
         assert_eq!(a.remove_into(&mut b, 10_000).unwrap(), 256);
         assert_eq!(b.to_vec(), pattern(1536, 0));
         assert_eq!(a.remove_into(&mut b, 5).unwrap(), 0);
+    }
+
+    #[test]
+    fn drained_pieces_are_not_offered_as_spares() {
+        let mut a = EvBuffer::new();
+        a.add(&pattern(8192, 0)).unwrap();
+        let mut b = EvBuffer::new();
+        assert_eq!(a.remove_into(&mut b, 1000).unwrap(), 1000);
+        assert_eq!(b.chunks.front().map(Chunk::kind), Some("piece"));
+        b.drain(1000).unwrap();
+        assert!(b.spares.iter().all(Option::is_none));
+        // The rest of the allocation, moved whole and drained as the last
+        // reference to it, is kept.
+        assert_eq!(a.remove_into(&mut b, usize::MAX).unwrap(), 7192);
+        assert_eq!(b.to_vec(), pattern(7192, 1000));
+        b.drain(7192).unwrap();
+        assert!(b.spares.iter().any(Option::is_some));
+        // A shared view is a piece too.
+        let mut c = EvBuffer::new();
+        c.add_bytes(Bytes::from(pattern(2000, 0))).unwrap();
+        let mut d = EvBuffer::new();
+        d.add_buffer_reference(&c).unwrap();
+        assert_eq!(d.chunks.front().map(Chunk::kind), Some("piece"));
     }
 
     #[test]

@@ -137,7 +137,7 @@ impl EvBuffer {
     #[inline]
     fn find_eol_in_front(&self, eol: Eol) -> Option<EolAt> {
         let s = match self.chunks.front()? {
-            Chunk::Frozen(b) => &b[..],
+            Chunk::Frozen(b) | Chunk::Piece(b) => &b[..],
             Chunk::Mut(b) => &b[..],
             Chunk::File(_) => return None,
         };
@@ -243,7 +243,9 @@ impl EvBuffer {
         // with bytes left after them: split line + terminator off at once and
         // cut the terminator from the returned view (no copy, no second pass).
         let line = match self.chunks.front_mut() {
-            Some(Chunk::Frozen(b)) if total < b.len() => Some(split_line(b, e.pos, total)),
+            Some(Chunk::Frozen(b) | Chunk::Piece(b)) if total < b.len() => {
+                Some(split_line(b, e.pos, total))
+            }
             Some(Chunk::Mut(b)) if total < b.len() => {
                 let mut line = b.split_to(total).freeze();
                 line.truncate(e.pos);
