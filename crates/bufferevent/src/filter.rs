@@ -43,7 +43,13 @@ pub type FilterResult = Result<FilterStatus, FilterError>;
 ///   `Some(n)` asks the filter to add at most about `n` bytes to `dst`
 ///   (it comes from a read or write high watermark). It is advisory, as in
 ///   libevent, but a filter that ignores it makes memory use its own
-///   responsibility.
+///   responsibility. The input filter always gets `Some`: without a read
+///   high watermark, the room below the default input bound
+///   ([`DEFAULT_MAX_INPUT`](crate::DEFAULT_MAX_INPUT) or
+///   [`set_max_input`](crate::BufferEvent::set_max_input)) where libevent
+///   passes -1 (statement 56), so that what a peer sends cannot grow the
+///   input without bound; its one `Finished` call at end of file gets
+///   `None`.
 /// * `mode`: [`FlushMode::Normal`] for ordinary data, [`FlushMode::Flush`]
 ///   to push everything out, [`FlushMode::Finished`] when no more data will
 ///   come (emit trailers). The output filter sees `Finished` once from

@@ -16,6 +16,9 @@
 //! * underlying EOF calls the input filter once with `Finished` before the
 //!   filter reports `EOF|READING` (statement 62);
 //! * an idle filter gets no write timeout (statement 45, #67);
+//! * the input filter's `limit` is never unlimited: without a read high
+//!   watermark it is the room below the default input bound (libevent passes
+//!   -1: statement 56), so a peer cannot grow the input past its bound;
 //! * a graceful close drains through every layer (#616), and waits for an
 //!   output filter that still has something to say after `Finished` (a TLS
 //!   filter whose handshake is still running: its buffered plaintext and
@@ -188,9 +191,12 @@ impl FilterBackend {
             if src_len == 0 || self.in_need_more_at == Some(src_len) {
                 break InStop::Drained;
             }
-            let mut limit = core
-                .read_high_set()
-                .map(|h| h.saturating_sub(core.input.len()));
+            // Statement 56: the room below the read high watermark. Without
+            // one libevent passes -1 (unlimited); here the default input
+            // bound stands in for it, so that one call cannot grow the input
+            // without bound (an inflate filter fed a bomb, a pass-through fed
+            // a full underlying input).
+            let mut limit = Some(core.input_room());
             if limited {
                 if self.in_allowance == 0 {
                     self.report_input(core, now);

@@ -249,11 +249,6 @@ impl Core {
         self.wm.write.high_or(self.max_output)
     }
 
-    /// The configured read high watermark (0 = unset).
-    pub(crate) fn read_high_set(&self) -> Option<usize> {
-        (self.wm.read.high != 0).then_some(self.wm.read.high)
-    }
-
     /// The configured write high watermark (0 = unset).
     pub(crate) fn write_high_set(&self) -> Option<usize> {
         (self.wm.write.high != 0).then_some(self.wm.write.high)
