@@ -76,3 +76,61 @@ async fn with_runs_a_closure_in_the_driving_task() {
     within(10, driver).await.unwrap();
     assert_eq!(*seen.lock().unwrap(), 0);
 }
+
+/// A producer thread writing through a handle to a peer that does not read
+/// is held back: the driver takes commands only while the output is below
+/// its bound, and the queue holds at most `COMMAND_QUEUE` of them. When the
+/// peer reads again, everything arrives in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_producer_is_held_back_while_the_peer_does_not_read() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    const PIECE: usize = 64 * 1024;
+    const N: usize = 32 << 20;
+    let (mut client, server) = tcp_pair().await;
+    let mut bev = BufferEvent::socket(server, Options::default());
+    let h = bev.handle();
+    let sent = Arc::new(AtomicUsize::new(0));
+    let s2 = sent.clone();
+    let data = pattern(N);
+    let writer = std::thread::spawn(move || {
+        for piece in data.chunks(PIECE) {
+            h.blocking_write(piece.to_vec()).unwrap();
+            s2.fetch_add(piece.len(), Ordering::Relaxed);
+        }
+        h.blocking_close_gracefully().unwrap();
+    });
+    // drive it here, looking at the output between steps, until the
+    // producer has made no progress for 300 ms
+    let mut handler = Callbacks::new();
+    let mut max_output = 0;
+    let (mut last, mut still) = (usize::MAX, 0);
+    while still < 6 {
+        tokio::select! {
+            _ = std::future::poll_fn(|cx| bev.poll_run(cx, &mut handler)) => {
+                panic!("driver finished early")
+            }
+            _ = tokio::time::sleep(std::time::Duration::from_millis(50)) => {}
+        }
+        max_output = max_output.max(bev.output().len());
+        let now = sent.load(Ordering::Relaxed);
+        still = if now == last && now > 0 { still + 1 } else { 0 };
+        last = now;
+    }
+    let queued = bufferevent::face::handle::COMMAND_QUEUE * PIECE;
+    assert!(
+        max_output <= bufferevent::DEFAULT_MAX_OUTPUT + PIECE,
+        "output reached {max_output}"
+    );
+    assert!(last < N, "the producer was not held back");
+    assert!(
+        last <= max_output + queued + (16 << 20),
+        "{last} bytes taken: more than the output, the queue and the kernel's buffers"
+    );
+    // the peer reads again: everything arrives
+    let driver = tokio::spawn(bev.run(handler));
+    let mut got = Vec::with_capacity(N);
+    within(120, client.read_to_end(&mut got)).await.unwrap();
+    check_pattern(&got, N);
+    writer.join().unwrap();
+    within(10, driver).await.unwrap();
+}
