@@ -702,3 +702,53 @@ async fn finished_waits_for_an_output_filter_that_still_wants_to_write() {
         drop(f);
     }
 }
+
+/// Passes bytes through; on `Finished` appends `marker` once (a trailer, like
+/// zlib's or a TLS close_notify).
+fn trailer(marker: &'static [u8]) -> impl Filter + 'static {
+    let mut done = false;
+    move |src: &mut EvBuffer, dst: &mut EvBuffer, limit: Option<usize>, mode: FlushMode| {
+        PassThrough.process(src, dst, limit, mode)?;
+        if mode == FlushMode::Finished && src.is_empty() && !done {
+            done = true;
+            dst.add(marker)?;
+        }
+        Ok(FilterStatus::Ok)
+    }
+}
+
+/// The async face's `shutdown()` is a graceful close through every filter:
+/// megabytes written with `write_all` all reach the peer, each layer's
+/// trailer follows in order (top first), then EOF; `shutdown` returns once
+/// the socket's write side is shut down, and reading still works afterwards
+/// (half-close).
+#[tokio::test]
+async fn async_shutdown_drains_megabytes_and_trailers_through_two_filters() {
+    const N: usize = 6 << 20;
+    let (mut client, server) = tcp_pair().await;
+    let mid = BufferEvent::filter(
+        BufferEvent::socket(server, Options::default()),
+        PassThrough,
+        trailer(b"<mid>"),
+        Options::default(),
+    );
+    let mut top = BufferEvent::filter(mid, PassThrough, trailer(b"<top>"), Options::default());
+    let peer = tokio::spawn(async move {
+        let mut wire = Vec::new();
+        client.read_to_end(&mut wire).await.unwrap();
+        client.write_all(b"reply after your EOF").await.unwrap();
+        client.shutdown().await.unwrap();
+        wire
+    });
+    let data = pattern(N);
+    within(60, top.write_all(&data)).await.unwrap();
+    within(60, top.shutdown()).await.unwrap();
+    assert!(top.is_write_finished());
+    assert!(top.underlying().unwrap().is_write_finished());
+    let mut reply = Vec::new();
+    within(10, top.read_to_end(&mut reply)).await.unwrap();
+    assert_eq!(reply, b"reply after your EOF");
+    let wire = within(10, peer).await.unwrap();
+    assert_eq!(&wire[N..], b"<top><mid>");
+    check_pattern(&wire[..N], N);
+}
