@@ -463,3 +463,137 @@ async fn close_during_the_handshake_sends_everything_then_close_notify() {
     .await
     .unwrap();
 }
+
+/// An error in one connection never affects another: a zlib echo server runs one filter
+/// bufferevent per connection; while five clients stream a megabyte each, one client sends a
+/// corrupt compressed stream and another resets its connection mid-transfer. The corrupt one
+/// gets exactly one `ERROR|READING` with the decompressor's reason and is closed, the reset
+/// one an `ERROR`; the other five get every byte back.
+#[cfg(feature = "zlib")]
+#[tokio::test]
+async fn an_error_in_one_connection_never_affects_another() {
+    use filters::zlib::{Compression, Compressor, Decompressor, Format};
+    use filters::FilteredStream;
+    use std::sync::{Arc, Mutex};
+    timeout(T, async {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let errors = Arc::new(Mutex::new(Vec::<(u16, String)>::new()));
+        let errs = errors.clone();
+        let server = tokio::spawn(async move {
+            let mut conns = Vec::new();
+            for _ in 0..7 {
+                let (tcp, peer) = l.accept().await.unwrap();
+                let mut bev = BufferEvent::filter(
+                    BufferEvent::socket(tcp, Options::default()),
+                    Decompressor::new(Format::Zlib),
+                    Compressor::new(Format::Zlib, Compression::fast()).auto_flush(true),
+                    Options::default(),
+                );
+                bev.enable(Dir::READ | Dir::WRITE);
+                let errs = errs.clone();
+                conns.push(tokio::spawn(
+                    bev.run(
+                        Callbacks::new()
+                            .on_read(|bev| {
+                                let mut all = EvBuffer::new();
+                                bev.read_buffer(&mut all).unwrap();
+                                bev.write_buffer(&mut all).unwrap();
+                            })
+                            .on_event(move |bev, what| {
+                                if what.contains(Events::ERROR) {
+                                    let why =
+                                        bev.error().map(|e| e.to_string()).unwrap_or_default();
+                                    errs.lock().unwrap().push((peer.port(), why));
+                                    bev.close();
+                                } else if what.contains(Events::EOF) {
+                                    bev.close_gracefully();
+                                }
+                            }),
+                    ),
+                ));
+            }
+            for c in conns {
+                c.await.unwrap();
+            }
+        });
+        let good = |seed: u64| async move {
+            let tcp = TcpStream::connect(addr).await.unwrap();
+            let s = FilteredStream::new(
+                tcp,
+                Decompressor::new(Format::Zlib),
+                Compressor::new(Format::Zlib, Compression::fast()),
+            );
+            let data = common::pseudo_random(seed, 1 << 20);
+            let (mut r, mut w) = tokio::io::split(s);
+            let sent = data.clone();
+            let (_, got) = tokio::join!(
+                async move {
+                    for piece in sent.chunks(64 * 1024) {
+                        w.write_all(piece).await.unwrap();
+                        w.flush().await.unwrap();
+                    }
+                    w.shutdown().await.unwrap();
+                },
+                async move {
+                    let mut got = Vec::new();
+                    r.read_to_end(&mut got).await.unwrap();
+                    got
+                }
+            );
+            assert!(
+                got == data,
+                "client {seed}: {} of {} bytes",
+                got.len(),
+                data.len()
+            );
+        };
+        let corrupt = async {
+            let mut tcp = TcpStream::connect(addr).await.unwrap();
+            let port = tcp.local_addr().unwrap().port();
+            // a valid zlib header and some data, then garbage
+            let mut z = Compressor::new(Format::Zlib, Compression::fast());
+            let mut plain = EvBuffer::from(&b"fine so far"[..]);
+            let mut wire = EvBuffer::new();
+            bufferevent::Filter::process(
+                &mut z,
+                &mut plain,
+                &mut wire,
+                None,
+                bufferevent::FlushMode::Flush,
+            )
+            .unwrap();
+            let mut bytes = wire.to_vec();
+            bytes.extend_from_slice(&[0xff; 64]);
+            tcp.write_all(&bytes).await.unwrap();
+            let mut rest = Vec::new();
+            let _ = tcp.read_to_end(&mut rest).await; // the server closes it
+            port
+        };
+        let reset = async {
+            let mut tcp = TcpStream::connect(addr).await.unwrap();
+            let port = tcp.local_addr().unwrap().port();
+            tcp.write_all(&[0x78]).await.unwrap(); // half a zlib header
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            #[allow(deprecated)] // blocking on drop is what we want here: a reset
+            tcp.set_linger(Some(Duration::ZERO)).unwrap();
+            drop(tcp);
+            port
+        };
+        let (corrupt_port, reset_port, ..) =
+            tokio::join!(corrupt, reset, good(1), good(2), good(3), good(4), good(5));
+        server.await.unwrap();
+        let errors = errors.lock().unwrap().clone();
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        let why = |port| {
+            let e: Vec<_> = errors.iter().filter(|(p, _)| *p == port).collect();
+            assert_eq!(e.len(), 1, "port {port}: {errors:?}");
+            e[0].1.clone()
+        };
+        let corrupt_why = why(corrupt_port);
+        assert!(corrupt_why.contains("zlib stream corrupt"), "{corrupt_why}");
+        why(reset_port);
+    })
+    .await
+    .unwrap();
+}
