@@ -597,3 +597,92 @@ async fn an_error_in_one_connection_never_affects_another() {
     .await
     .unwrap();
 }
+
+/// Statement 85: a server that delays its handshake by a second does not make the client
+/// busy-loop: the TLS filters of a client bufferevent are called a handful of times while it
+/// waits (libevent's test allows 100 BIO reads and writes), then the exchange completes.
+#[cfg(feature = "tls")]
+#[tokio::test]
+async fn s85_a_slow_handshake_does_not_make_the_client_spin() {
+    use bufferevent::{Filter, FilterEvent, FilterResult, FlushMode};
+    use filters::tls::{client_config, TlsPair};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    /// Forwards to a filter, counting its calls.
+    struct Counted<F>(F, Arc<AtomicUsize>);
+    impl<F: Filter> Filter for Counted<F> {
+        fn process(
+            &mut self,
+            src: &mut EvBuffer,
+            dst: &mut EvBuffer,
+            limit: Option<usize>,
+            mode: FlushMode,
+        ) -> FilterResult {
+            self.1.fetch_add(1, Ordering::Relaxed);
+            self.0.process(src, dst, limit, mode)
+        }
+        fn wants_write(&self) -> bool {
+            self.0.wants_write()
+        }
+        fn take_event(&mut self) -> Option<FilterEvent> {
+            self.0.take_event()
+        }
+    }
+
+    timeout(T, async {
+        let cert = common::test_cert(&["localhost"]);
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(
+            filters::tls::server_config(cert.chain.clone(), cert.key.clone_key(), &[]).unwrap(),
+        );
+        let server = tokio::spawn(async move {
+            let (tcp, _) = l.accept().await.unwrap();
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let mut tls = acceptor.accept(tcp).await.unwrap();
+            let mut ping = [0u8; 4];
+            tls.read_exact(&mut ping).await.unwrap();
+            assert_eq!(&ping, b"ping");
+            tls.write_all(b"pong").await.unwrap();
+            tls.shutdown().await.unwrap();
+            let mut rest = Vec::new();
+            let _ = tls.read_to_end(&mut rest).await;
+        });
+        let calls = Arc::new(AtomicUsize::new(0));
+        let (ti, to) = TlsPair::client_for(client_config(cert.roots(), &[]).unwrap(), "localhost")
+            .unwrap()
+            .split();
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        let mut bev = BufferEvent::filter(
+            BufferEvent::socket(tcp, Options::CLOSE_ON_FREE),
+            Counted(ti, calls.clone()),
+            Counted(to, calls.clone()),
+            Options::CLOSE_ON_FREE,
+        );
+        bev.enable(Dir::READ | Dir::WRITE);
+        bev.write(b"ping").unwrap();
+        let got = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let g = got.clone();
+        bev.run(
+            Callbacks::new()
+                .on_read(move |bev| {
+                    let mut buf = [0u8; 16];
+                    let n = bev.read(&mut buf);
+                    g.lock().unwrap().extend_from_slice(&buf[..n]);
+                })
+                .on_event(|bev, what| {
+                    if what.intersects(Events::EOF | Events::ERROR) {
+                        bev.close_gracefully();
+                    }
+                }),
+        )
+        .await;
+        server.await.unwrap();
+        assert_eq!(&got.lock().unwrap()[..], b"pong");
+        let calls = calls.load(Ordering::Relaxed);
+        assert!(calls <= 100, "{calls} filter calls");
+    })
+    .await
+    .unwrap();
+}
