@@ -274,11 +274,13 @@ mod tests {
     fn decoder_roundtrip_with_encoder_any_split() {
         let data = pseudo_random(7, 300);
         let data: Vec<u8> = data.into_iter().map(|b| b'a' + b % 26).collect();
-        for i in 0..data.len() {
+        for (i, mode) in (0..=data.len()).flat_map(|i| {
+            [FlushMode::Normal, FlushMode::Flush, FlushMode::Finished].map(|m| (i, m))
+        }) {
             let wire = run_chunks(
                 &mut HeadTailEncoder::seed(),
                 &[&data[..i], &data[i..]],
-                FlushMode::Normal,
+                mode,
                 None,
             )
             .unwrap();

@@ -321,6 +321,31 @@ mod tests {
     }
 
     #[test]
+    fn encoder_roundtrips_at_every_split_in_every_mode() {
+        let payload = pseudo_random(6, 230);
+        for fmt in formats() {
+            for mode in [FlushMode::Normal, FlushMode::Flush, FlushMode::Finished] {
+                for i in 0..=payload.len() {
+                    let parts = [&payload[..i], &payload[i..]];
+                    let wire =
+                        run_chunks(&mut LengthEncoder::new(fmt), &parts, mode, None).unwrap();
+                    // each call frames what it found, in frames of at most 100 bytes
+                    let frames: usize = parts.iter().map(|p| p.len().div_ceil(100)).sum();
+                    assert_eq!(wire.len(), payload.len() + frames * fmt.header_len());
+                    let out = run_chunks(
+                        &mut LengthDecoder::new(fmt),
+                        &[&wire],
+                        mode,
+                        Some(FlushMode::Finished),
+                    )
+                    .unwrap();
+                    assert_eq!(out, payload, "{fmt:?} {mode:?} split at {i}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn limits() {
         let fmt = LengthPrefix::new(Width::One).max_frame(10);
         let payload = pseudo_random(9, 95);
