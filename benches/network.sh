@@ -234,16 +234,21 @@ fi
     row "N1 round trip p50 (us)" n1.p50_us lower
     row "N1 round trip p99 (us)" n1.p99_us lower
     row "N1 server CPU per message (us)" n1.server_cpu_us_per_msg lower
+    row "N1 ... of which user space (us)" n1.server_user_us_per_unit lower
     row "N2 MB/s" n2.mb_per_s higher
     row "N2 server CPU per MB (us)" n2.server_cpu_us_per_mb lower
+    row "N2 ... of which user space (us)" n2.server_user_us_per_unit lower
     row "N2 payload bytes per frame (server read size)" n2.bytes_per_frame "-"
     row "N3 MB/s (uncompressed)" n3.mb_per_s higher
     row "N3 compressed/uncompressed (server's output)" n3.ratio lower
     row "N3 server CPU per MB (us)" n3.server_cpu_us_per_mb lower
+    row "N3 ... of which user space (us)" n3.server_user_us_per_unit lower
     row "N4 TLS MB/s" n4.mb_per_s higher
     row "N4 server CPU per MB (us)" n4.server_cpu_us_per_mb lower
+    row "N4 ... of which user space (us)" n4.server_user_us_per_unit lower
     row "N4 handshakes/s" n4.handshakes_per_s higher
     row "N4 server CPU per handshake (us)" n4.server_cpu_us_per_handshake lower
+    row "N4 ... of which user space (us)" n4.hs_server_user_us_per_unit lower
     row "N5 server RSS per idle connection (bytes)" n5.bytes_per_conn lower
     row "N5 connections held" n5.conns "-"
     row "N6 group rate / 8 MiB/s" n6.group_accuracy "closer to 1"
@@ -261,5 +266,6 @@ fi
     oc=${R[ours.n4.hs_client_cpu_pct]:-}; lc=${R[libevent.n4.hs_client_cpu_pct]:-}
     [ -n "$o$l" ] && echo "- n4 handshakes: against ours ${o:--} / ${oc:--}, against libevent ${l:--} / ${lc:--}"
     echo
+    echo "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) (other processes on the machine disturb every figure)."
     echo "Logs: $OUT"
 } | tee "$OUT/table.md"

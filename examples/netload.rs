@@ -237,11 +237,22 @@ fn cpu_ns(pid: u32) -> Option<u64> {
     Some(total)
 }
 
+/// User and system CPU time of process `pid` (all threads), in clock ticks
+/// of 1/100 s (`utime` and `stime` of `/proc/<pid>/stat`; USER_HZ is 100).
+fn cpu_ticks(pid: u32) -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces) start at field 3.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    Some((f.get(11)?.parse().ok()?, f.get(12)?.parse().ok()?))
+}
+
 /// Measures a server's CPU time (and the load generator's own) over a
 /// timed part.
 struct CpuMeter {
     pid: Option<u32>,
     start_ns: Option<u64>,
+    start_ticks: Option<(u64, u64)>,
     self_ns: Option<u64>,
     wall: Instant,
 }
@@ -251,6 +262,7 @@ impl CpuMeter {
         CpuMeter {
             pid,
             start_ns: pid.and_then(cpu_ns),
+            start_ticks: pid.and_then(cpu_ticks),
             self_ns: cpu_ns(std::process::id()),
             wall: Instant::now(),
         }
@@ -280,17 +292,34 @@ impl CpuMeter {
         let cpu = b.saturating_sub(a) as f64 / 1e9;
         fields.push(("server_cpu_s", format!("{cpu:.3}")));
         fields.push(("server_cpu_pct", format!("{:.1}", cpu / wall * 100.0)));
+        // The user-space share: our code (or libevent's) rather than the
+        // kernel's TCP work, which both servers share.
+        let user_share = match (self.start_ticks, cpu_ticks(pid)) {
+            (Some((u0, s0)), Some((u1, s1))) if u1 + s1 > u0 + s0 => {
+                Some((u1 - u0) as f64 / ((u1 + s1) - (u0 + s0)) as f64)
+            }
+            _ => None,
+        };
+        if let Some(share) = user_share {
+            fields.push(("server_user_pct", format!("{:.1}", share * 100.0)));
+        }
         let mut phrase = format!(
             "; server CPU {cpu:.3} s ({:.0}% of one core)",
             cpu / wall * 100.0
         );
+        if let Some(share) = user_share {
+            phrase.push_str(&format!(", {:.0}% of it in user space", share * 100.0));
+        }
         if let Some((key, count)) = per {
             let us = cpu * 1e6 / count.max(1.0);
             fields.push((key, format!("{us:.3}")));
-            phrase.push_str(&format!(
-                ", {us:.3} us per {}",
-                key.rsplit('_').next().unwrap_or("unit")
-            ));
+            let unit = key.rsplit('_').next().unwrap_or("unit");
+            phrase.push_str(&format!(", {us:.3} us per {unit}"));
+            if let Some(share) = user_share {
+                let user_us = us * share;
+                fields.push(("server_user_us_per_unit", format!("{user_us:.3}")));
+                phrase.push_str(&format!(" ({user_us:.3} us in user space)"));
+            }
         }
         phrase + &own
     }
@@ -966,6 +995,8 @@ async fn n4(
             "server_cpu_s" => ("hs_server_cpu_s", v),
             "server_cpu_pct" => ("hs_server_cpu_pct", v),
             "client_cpu_pct" => ("hs_client_cpu_pct", v),
+            "server_user_pct" => ("hs_server_user_pct", v),
+            "server_user_us_per_unit" => ("hs_server_user_us_per_unit", v),
             _ => (k, v),
         }));
         human.push(format!(
