@@ -555,7 +555,11 @@ impl EvBuffer {
             }
             src.drain_internal(n);
         } else if self.chunks.is_empty() {
+            // The buffers exchange their queues, and their spare allocations
+            // with them: `src`, now empty, is the one that gets written into
+            // next, while `self` has bytes to hand out.
             mem::swap(&mut self.chunks, &mut src.chunks);
+            mem::swap(&mut self.spares, &mut src.spares);
             self.len = n;
             self.files |= src.files;
             src.files = false;
@@ -1032,6 +1036,48 @@ mod tests {
         // Appending an empty buffer is a no-op.
         c.append(&mut d).unwrap();
         assert_eq!(c.len(), 16);
+    }
+
+    #[test]
+    fn append_into_an_empty_buffer_hands_over_the_spares() {
+        // A fill / move / drain cycle: `b`'s drained allocations go back to
+        // `a`, which writes into them instead of allocating.
+        let held = |x: &EvBuffer| {
+            x.spares
+                .iter()
+                .flatten()
+                .map(|s| s.as_ptr())
+                .collect::<Vec<_>>()
+        };
+        let mut a = EvBuffer::new();
+        let mut b = EvBuffer::new();
+        for round in 0..4 {
+            let offered = held(&a);
+            // `b` drains after the exchange, so its allocations reach `a`
+            // one round later.
+            assert_eq!(offered.is_empty(), round < 2);
+            a.add(&pattern(4096, round)).unwrap();
+            let p = a.peek(..).next().unwrap().as_ptr();
+            assert_eq!(offered.contains(&p), round >= 2, "round {round}");
+            a.add(&pattern(100_000, round)).unwrap();
+            b.append(&mut a).unwrap();
+            assert!(a.is_empty());
+            b.drain(b.len()).unwrap();
+        }
+        // The exchange itself: `b` (drained, holding spares) and `a`.
+        assert!(b.spares.iter().any(Option::is_some));
+        let (before_a, before_b) = (held(&a), held(&b));
+        a.add(b"y").unwrap();
+        b.append(&mut a).unwrap();
+        assert_eq!(held(&a), before_b);
+        assert!(held(&b).iter().all(|p| before_a.contains(p)));
+        // Appending into a non-empty buffer moves no spares.
+        let mut c = EvBuffer::new();
+        c.add(b"x").unwrap();
+        let before = held(&a);
+        a.add(b"z").unwrap();
+        c.append(&mut a).unwrap();
+        assert_eq!(held(&a), before);
     }
 
     #[test]

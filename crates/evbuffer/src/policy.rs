@@ -25,6 +25,10 @@
 //!   filled and emptied over and over allocates nothing after the first round.
 //!   [`EvBuffer::release_spare`](crate::EvBuffer::release_spare) gives them back;
 //!   [`with_keep_spare(false)`](ChunkPolicy::with_keep_spare) turns this off.
+//!   When [`append`](crate::EvBuffer::append) moves a whole buffer into an
+//!   empty one, the two exchange their spares along with their chunks: the
+//!   emptied source is the buffer that gets written into next, so a
+//!   fill / move / drain cycle reuses the drained allocations too.
 //! * Appending a whole small buffer (at most
 //!   [`coalesce_below`](ChunkPolicy::coalesce_below) bytes, default 512, held in
 //!   one writable chunk) copies its bytes into the tail's spare capacity instead
