@@ -110,6 +110,8 @@ impl BufferEvent {
     }
 
     /// What kind of bufferevent this is.
+    ///
+    /// libevent: which `struct bufferevent_ops` a bufferevent has (`BEV_IS_SOCKET`, `BEV_IS_FILTER`, `BEV_IS_PAIR`).
     pub fn kind(&self) -> Kind {
         self.backend.kind()
     }
@@ -169,6 +171,8 @@ impl BufferEvent {
     }
 
     /// Appends `data` without copying it.
+    ///
+    /// libevent: `bufferevent_write` of an `evbuffer_add_reference`d block.
     pub fn write_bytes(&mut self, data: Bytes) -> Result<(), Error> {
         self.check_writable()?;
         self.core.output.add_bytes(data)?;
@@ -235,6 +239,13 @@ impl BufferEvent {
 
     /// Sets (or with `None` removes) the read and write timeouts and
     /// restarts both clocks (`bufferevent_set_timeouts`; statement 45).
+    ///
+    /// A read timeout runs while reading is enabled and the input is below
+    /// its high watermark; a write timeout while output is pending anywhere
+    /// in the stack (or a connect is in progress). Unlike libevent, an idle
+    /// filter gets no write timeout (#67, statement 45), and neither timeout
+    /// runs while a rate limit holds its direction back, on this bufferevent
+    /// or on one below it.
     pub fn set_timeouts(&mut self, read: Option<Duration>, write: Option<Duration>) {
         self.core.set_timeouts(read, write);
     }
@@ -256,12 +267,16 @@ impl BufferEvent {
 
     /// The input bound used when no read high watermark is set; default
     /// [`DEFAULT_MAX_INPUT`](crate::DEFAULT_MAX_INPUT).
+    ///
+    /// libevent: none (its input grows without bound when no read high watermark is set).
     pub fn set_max_input(&mut self, n: usize) {
         self.core.set_max_input(n);
     }
 
     /// The output bound used when no write high watermark is set; default
     /// [`DEFAULT_MAX_OUTPUT`](crate::DEFAULT_MAX_OUTPUT).
+    ///
+    /// libevent: none (its output grows without bound).
     pub fn set_max_output(&mut self, n: usize) {
         self.core.set_max_output(n);
     }
@@ -333,6 +348,8 @@ impl BufferEvent {
     /// Whether [`close_gracefully`](Self::close_gracefully) (or the async
     /// `shutdown`) has finished: the write side is shut down all the way to
     /// the transport, or failed.
+    ///
+    /// libevent: none (it cannot tell when a close has completed: #616).
     pub fn is_write_finished(&self) -> bool {
         self.backend.write_finished(&self.core)
     }
@@ -344,6 +361,8 @@ impl BufferEvent {
     }
 
     /// Takes the error reported by the most recent `ERROR` event.
+    ///
+    /// libevent: reading `EVUTIL_SOCKET_ERROR()` in the event callback.
     pub fn take_error(&mut self) -> Option<Error> {
         self.core.take_error()
     }
@@ -377,6 +396,8 @@ impl BufferEvent {
     }
 
     /// The bufferevent under a filter, mutably.
+    ///
+    /// libevent: `bufferevent_get_underlying`.
     pub fn underlying_mut(&mut self) -> Option<&mut BufferEvent> {
         self.backend.underlying_mut()
     }
@@ -398,6 +419,8 @@ impl BufferEvent {
     /// A `Send + Clone` handle to write to, flush, enable or close this
     /// bufferevent from another task or thread. Commands are applied by the
     /// driver of this bufferevent, which they wake.
+    ///
+    /// libevent: `BEV_OPT_THREADSAFE`, then calls from other threads.
     pub fn handle(&mut self) -> Handle {
         let (tx, _) = self
             .commands

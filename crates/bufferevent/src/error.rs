@@ -13,6 +13,8 @@ use std::io;
 type Source = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// What kind of failure a [`FilterError`] is.
+///
+/// libevent: none (`BEV_ERROR` carries no reason).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum FilterErrorKind {
@@ -59,6 +61,8 @@ pub struct FilterError {
 
 impl FilterError {
     /// A filter error of `kind` saying `message`.
+    ///
+    /// libevent: returning `BEV_ERROR` (without a reason).
     pub fn new(kind: FilterErrorKind, message: impl Into<Cow<'static, str>>) -> Self {
         FilterError {
             kind,
@@ -68,6 +72,8 @@ impl FilterError {
     }
 
     /// A filter error of `kind` saying `message`, caused by `source`.
+    ///
+    /// libevent: returning `BEV_ERROR` (without a reason).
     pub fn with_source(
         kind: FilterErrorKind,
         message: impl Into<Cow<'static, str>>,
@@ -81,21 +87,29 @@ impl FilterError {
     }
 
     /// Shorthand for [`FilterErrorKind::InvalidData`].
+    ///
+    /// libevent: returning `BEV_ERROR` (without a reason).
     pub fn invalid_data(message: impl Into<Cow<'static, str>>) -> Self {
         Self::new(FilterErrorKind::InvalidData, message)
     }
 
     /// What kind of failure this is.
+    ///
+    /// libevent: none (`BEV_ERROR` carries no reason).
     pub fn kind(&self) -> FilterErrorKind {
         self.kind
     }
 
     /// The human-readable reason.
+    ///
+    /// libevent: none (`BEV_ERROR` carries no reason).
     pub fn message(&self) -> &str {
         &self.message
     }
 
     /// The best matching [`io::ErrorKind`], for the async face.
+    ///
+    /// libevent: none (`BEV_ERROR` sets no `errno`).
     pub fn io_kind(&self) -> io::ErrorKind {
         match self.kind {
             FilterErrorKind::InvalidData | FilterErrorKind::LimitExceeded => {
@@ -126,6 +140,8 @@ impl From<evbuffer::Error> for FilterError {
 }
 
 /// Which half of a bufferevent an error or event belongs to.
+///
+/// libevent: the `BEV_EVENT_READING` / `BEV_EVENT_WRITING` bit of an event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Side {
     /// The input half (`BEV_EVENT_READING`).
@@ -204,6 +220,8 @@ pub enum Error {
 
 impl Error {
     /// The best matching [`io::ErrorKind`].
+    ///
+    /// libevent: the `errno` value read with `EVUTIL_SOCKET_ERROR()`.
     pub fn io_kind(&self) -> io::ErrorKind {
         match self {
             Error::Io { source, .. }

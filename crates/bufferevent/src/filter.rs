@@ -111,6 +111,8 @@ pub trait Filter: Send {
 }
 
 /// An event a filter raises through [`Filter::take_event`].
+///
+/// libevent: none for filters; its OpenSSL bufferevent raises `BEV_EVENT_CONNECTED` and `BEV_EVENT_EOF` itself.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum FilterEvent {

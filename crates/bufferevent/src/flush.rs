@@ -41,6 +41,8 @@ pub enum FlushMode {
 impl FlushMode {
     /// Whether this mode overrides watermarks and enabled flags (true for
     /// [`Flush`](FlushMode::Flush) and [`Finished`](FlushMode::Finished)).
+    ///
+    /// libevent: the `mode != BEV_NORMAL` tests of its flush code.
     pub fn is_forced(self) -> bool {
         !matches!(self, FlushMode::Normal)
     }

@@ -112,6 +112,8 @@ impl RateLimitGroup {
 
     /// Wraps a group of the sans-IO `ratelimit` crate. It must have been
     /// made with the drivers' clock (`tokio::time::Instant::now().into_std()`).
+    ///
+    /// libevent: none (its group is one object tied to an `event_base`).
     pub fn from_sans_io(group: ratelimit::RateLimitGroup) -> Self {
         RateLimitGroup {
             shared: Arc::new(Shared {
@@ -124,6 +126,8 @@ impl RateLimitGroup {
     /// The sans-IO group underneath. Changes made through it do not wake
     /// suspended members (they resume at their next retry instant, at most
     /// one group tick later, or when the bucket refills).
+    ///
+    /// libevent: none (its group is one object tied to an `event_base`).
     pub fn sans_io(&self) -> &ratelimit::RateLimitGroup {
         &self.shared.group
     }
@@ -155,6 +159,8 @@ impl RateLimitGroup {
     }
 
     /// The `min_share` in force, after clamping.
+    ///
+    /// libevent: the group's `min_share` field, which has no getter.
     pub fn min_share(&self) -> u64 {
         self.shared.group.min_share()
     }
@@ -213,6 +219,8 @@ impl RateLimitGroup {
     }
 
     /// Whether two handles are the same group.
+    ///
+    /// libevent: comparing `struct bufferevent_rate_limit_group *` pointers.
     pub fn same_group(&self, other: &RateLimitGroup) -> bool {
         Arc::ptr_eq(&self.shared, &other.shared)
     }
@@ -330,6 +338,8 @@ impl BufferEvent {
     }
 
     /// The group this bufferevent is in, if any.
+    ///
+    /// libevent: `bev->rate_limiting->group`, which has no public getter.
     pub fn rate_limit_group(&self) -> Option<&RateLimitGroup> {
         self.core.limits_ref().group()
     }

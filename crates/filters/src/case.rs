@@ -6,6 +6,8 @@ use evbuffer::EvBuffer;
 use crate::map::transform;
 
 /// Which way [`AsciiCase`] converts.
+///
+/// libevent: none (the seed's `filter_in` callback upper-cases by hand).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Case {
     /// `a`-`z` become `A`-`Z` (C's `toupper` in the "C" locale).
@@ -36,14 +38,20 @@ pub struct AsciiCase {
 
 impl AsciiCase {
     /// A converter to `case`.
+    ///
+    /// libevent: a `bufferevent_filter_cb` calling `toupper`/`tolower` per byte (the seed's `filter_in`).
     pub fn new(case: Case) -> Self {
         AsciiCase { case }
     }
     /// Upper-cases ASCII letters.
+    ///
+    /// libevent: the seed's `filter_in` callback (`toupper`).
     pub fn upper() -> Self {
         Self::new(Case::Upper)
     }
     /// Lower-cases ASCII letters.
+    ///
+    /// libevent: a `bufferevent_filter_cb` calling `tolower` per byte.
     pub fn lower() -> Self {
         Self::new(Case::Lower)
     }

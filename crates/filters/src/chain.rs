@@ -35,6 +35,8 @@ use crate::{Error, FilterEvent};
 /// f.process(&mut src, &mut dst, None, FlushMode::Normal).unwrap();
 /// assert_eq!(dst, b"\x03ABC"[..]);
 /// ```
+///
+/// libevent: stacking one `bufferevent_filter_new` per filter; here the filters share one bufferevent.
 #[derive(Default)]
 pub struct Chain {
     stages: Vec<Box<dyn Filter>>,
@@ -56,15 +58,21 @@ impl std::fmt::Debug for Chain {
 
 impl Chain {
     /// An empty chain (a pass-through).
+    ///
+    /// libevent: none (see [`Chain`]).
     pub fn new() -> Self {
         Self::default()
     }
     /// Adds `filter` as the last stage.
+    ///
+    /// libevent: another `bufferevent_filter_new` on top.
     pub fn then<F: Filter + 'static>(mut self, filter: F) -> Self {
         self.push(Box::new(filter));
         self
     }
     /// Adds a boxed filter as the last stage.
+    ///
+    /// libevent: another `bufferevent_filter_new` on top.
     pub fn push(&mut self, filter: Box<dyn Filter>) {
         if !self.stages.is_empty() {
             self.bufs.push(EvBuffer::new());
@@ -72,14 +80,20 @@ impl Chain {
         self.stages.push(filter);
     }
     /// Number of stages.
+    ///
+    /// libevent: none (see [`Chain`]).
     pub fn len(&self) -> usize {
         self.stages.len()
     }
     /// True when the chain has no stage.
+    ///
+    /// libevent: none (see [`Chain`]).
     pub fn is_empty(&self) -> bool {
         self.stages.is_empty()
     }
     /// Bytes waiting between stages.
+    ///
+    /// libevent: the underlying bufferevents' input lengths in a filter stack.
     pub fn buffered(&self) -> usize {
         self.bufs.iter().map(EvBuffer::len).sum()
     }

@@ -39,6 +39,8 @@ use crate::Error;
 /// f.process(&mut src, &mut dst, None, FlushMode::Normal).unwrap();
 /// assert_eq!(dst, b"hi\nyou\n"[..]);
 /// ```
+///
+/// libevent: none (tokio-util's codecs as a `bufferevent_filter_cb`).
 #[derive(Debug)]
 pub struct CodecFilter<D, E> {
     decoder: D,
@@ -54,9 +56,13 @@ where
     E: Encoder<D::Item>,
 {
     /// Default bound on the decoder's input buffer: 8 MiB.
+    ///
+    /// libevent: none (see [`CodecFilter`]).
     pub const DEFAULT_MAX_BUFFER: usize = 8 << 20;
 
     /// Decodes with `decoder`, encodes each item with `encoder`.
+    ///
+    /// libevent: none (see [`CodecFilter`]).
     pub fn new(decoder: D, encoder: E) -> Self {
         CodecFilter {
             decoder,
@@ -67,6 +73,8 @@ where
         }
     }
     /// Sets the bound on the decoder's input buffer.
+    ///
+    /// libevent: none (see [`CodecFilter`]).
     pub fn max_buffer(mut self, max: usize) -> Self {
         self.max_buffer = max.max(1);
         self
@@ -78,6 +86,8 @@ where
     D: Decoder,
 {
     /// Decodes with `decoder`, converts each item with `map`, encodes the result with `encoder`.
+    ///
+    /// libevent: none (see [`CodecFilter`]).
     pub fn with_map<T>(decoder: D, map: F, encoder: E) -> Self
     where
         F: FnMut(D::Item) -> T,
@@ -98,6 +108,8 @@ where
 }
 
 /// An encoder applying a function to each item before encoding it ([`CodecFilter::with_map`]).
+///
+/// libevent: none (see [`CodecFilter`]).
 pub struct MapItem<F, E, I> {
     map: F,
     encoder: E,

@@ -13,19 +13,27 @@ use evbuffer::EvBuffer;
 use crate::util::{budget, status};
 
 /// A shared, cloneable count of bytes (all clones see the same number).
+///
+/// libevent: none (a counter kept by hand in a `bufferevent_filter_cb`'s `ctx`).
 #[derive(Debug, Clone, Default)]
 pub struct ByteCounter(Arc<AtomicU64>);
 
 impl ByteCounter {
     /// A counter at zero.
+    ///
+    /// libevent: none (see [`ByteCounter`]).
     pub fn new() -> Self {
         Self::default()
     }
     /// Bytes counted so far.
+    ///
+    /// libevent: none (see [`ByteCounter`]).
     pub fn get(&self) -> u64 {
         self.0.load(Ordering::Relaxed)
     }
     /// Sets the count back to zero and returns what it was.
+    ///
+    /// libevent: none (see [`ByteCounter`]).
     pub fn reset(&self) -> u64 {
         self.0.swap(0, Ordering::Relaxed)
     }
@@ -56,14 +64,20 @@ pub struct Counting {
 
 impl Counting {
     /// A pass-through with a fresh counter.
+    ///
+    /// libevent: a `NULL` (pass-through) filter that counts.
     pub fn new() -> Self {
         Self::default()
     }
     /// A pass-through adding to an existing counter (e.g. one shared by many connections).
+    ///
+    /// libevent: a `NULL` (pass-through) filter that counts.
     pub fn with_counter(counter: ByteCounter) -> Self {
         Counting { counter }
     }
     /// A handle on this filter's counter.
+    ///
+    /// libevent: none (see [`ByteCounter`]).
     pub fn counter(&self) -> ByteCounter {
         self.counter.clone()
     }

@@ -132,6 +132,8 @@ pub enum Error {
 
 impl Error {
     /// The bufferevent-level category of this error.
+    ///
+    /// libevent: none (`BEV_ERROR` carries no reason).
     pub fn kind(&self) -> FilterErrorKind {
         match self {
             Error::FrameTooLarge { .. }
@@ -154,4 +156,6 @@ impl From<Error> for FilterError {
 }
 
 /// Shorthand used by the filters: `Result<T, filters::Error>`.
+///
+/// libevent: none (an `int` return of 0 or -1).
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -34,6 +34,8 @@ pub struct Map<F> {
 
 impl<F: FnMut(u8) -> u8 + Send> Map<F> {
     /// A filter calling `f` on every byte.
+    ///
+    /// libevent: a `bufferevent_filter_cb` rewriting each byte.
     pub fn new(f: F) -> Self {
         Map { f }
     }

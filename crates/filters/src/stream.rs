@@ -52,6 +52,8 @@ use crate::FilterEvent;
 /// assert_eq!(got, b"hello");
 /// # Ok(()) }
 /// ```
+///
+/// libevent: none: `bufferevent_filter_new` needs a bufferevent, this takes any stream.
 pub struct FilteredStream<S, I, O> {
     io: S,
     input: I,
@@ -96,11 +98,17 @@ where
     O: Filter + Unpin,
 {
     /// Default `high_water`: 64 KiB.
+    ///
+    /// libevent: none (the role of a filter bufferevent's watermarks).
     pub const DEFAULT_HIGH_WATER: usize = 64 * 1024;
     /// Default `max_input`: 16 MiB.
+    ///
+    /// libevent: none (the role of a filter bufferevent's read high watermark).
     pub const DEFAULT_MAX_INPUT: usize = 16 << 20;
 
     /// Wraps `io`, filtering reads with `input` and writes with `output`.
+    ///
+    /// libevent: `bufferevent_filter_new(under, input, output, ..)` for a plain stream.
     pub fn new(io: S, input: I, output: O) -> Self {
         FilteredStream {
             io,
@@ -121,6 +129,8 @@ where
     }
 
     /// Sets the buffer bounds (see the type's docs).
+    ///
+    /// libevent: `bufferevent_filter_new` followed by `bufferevent_setwatermark`.
     pub fn with_limits(mut self, high_water: usize, max_input: usize) -> Self {
         self.high_water = high_water.max(1);
         self.max_input = max_input.max(1);
@@ -128,27 +138,39 @@ where
     }
 
     /// The inner stream.
+    ///
+    /// libevent: `bufferevent_get_underlying`.
     pub fn get_ref(&self) -> &S {
         &self.io
     }
     /// The inner stream, mutably (reading or writing it directly bypasses the filters).
+    ///
+    /// libevent: `bufferevent_get_underlying`.
     pub fn get_mut(&mut self) -> &mut S {
         &mut self.io
     }
     /// The input filter.
+    ///
+    /// libevent: the filter's `ctx`, which it cannot give back.
     pub fn input_filter(&self) -> &I {
         &self.input
     }
     /// The output filter.
+    ///
+    /// libevent: the filter's `ctx`, which it cannot give back.
     pub fn output_filter(&self) -> &O {
         &self.output
     }
     /// Gives the inner stream and the filters back. Buffered bytes are dropped.
+    ///
+    /// libevent: freeing a filter bufferevent without `BEV_OPT_CLOSE_ON_FREE`.
     pub fn into_parts(self) -> (S, I, O) {
         (self.io, self.input, self.output)
     }
 
     /// The next event the filters reported ([`FilterEvent::Connected`] after a TLS handshake).
+    ///
+    /// libevent: the event callback's `BEV_EVENT_CONNECTED` / `BEV_EVENT_EOF`.
     pub fn take_event(&mut self) -> Option<FilterEvent> {
         if self.events.is_empty() {
             None
@@ -438,6 +460,8 @@ where
 
 impl<S, I, O> FilteredStream<S, I, O> {
     /// Bytes written but not yet filtered or not yet sent.
+    ///
+    /// libevent: `evbuffer_get_length(bufferevent_get_output(bev))` of every layer.
     pub fn pending_output(&self) -> usize {
         self.plain_out.len() + self.raw_out.len()
     }

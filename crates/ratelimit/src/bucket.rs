@@ -55,6 +55,8 @@ impl TokenBucket {
     /// A bucket refilling `rate` bytes per `tick` up to `burst`, starting at
     /// `now` with `rate` tokens. Validated like
     /// [`RateLimitConfig::new`](crate::RateLimitConfig::new).
+    ///
+    /// libevent: `ev_token_bucket_init_` (internal).
     pub fn new(rate: u64, burst: u64, tick: Duration, now: Instant) -> Result<Self, ConfigError> {
         check_direction(Direction::Read, rate, burst)?;
         check_tick(tick)?;
@@ -117,6 +119,8 @@ impl TokenBucket {
 
     /// The start of the tick after the one `now` falls in: the next instant
     /// a refill can happen.
+    ///
+    /// libevent: the instant `ev_token_bucket_get_tick_` next changes.
     pub fn next_tick_at(&self, now: Instant) -> Option<Instant> {
         self.tick_start(self.tick_index(now).saturating_add(1))
     }
@@ -193,6 +197,8 @@ impl TokenBucket {
     /// already does (after a refill to `now`), otherwise a tick boundary.
     /// `None` if that never happens (`threshold` above `burst`) or the
     /// instant is not representable.
+    ///
+    /// libevent: none (it polls every tick).
     pub fn instant_reaching(&self, threshold: i64, now: Instant) -> Option<Instant> {
         let tick = self.tick_index(now).max(self.last_tick);
         let at_now = self.value_at_tick(tick);

@@ -139,31 +139,43 @@ impl RateLimitConfig {
     }
 
     /// Bytes added to the read bucket per tick (`read_rate`).
+    ///
+    /// libevent: the `read_rate` field of `struct ev_token_bucket_cfg`.
     pub fn read_rate(&self) -> u64 {
         self.read_rate
     }
 
     /// Most bytes the read bucket holds (`read_maximum`).
+    ///
+    /// libevent: the `read_maximum` field of `struct ev_token_bucket_cfg`.
     pub fn read_burst(&self) -> u64 {
         self.read_burst
     }
 
     /// Bytes added to the write bucket per tick (`write_rate`).
+    ///
+    /// libevent: the `write_rate` field of `struct ev_token_bucket_cfg`.
     pub fn write_rate(&self) -> u64 {
         self.write_rate
     }
 
     /// Most bytes the write bucket holds (`write_maximum`).
+    ///
+    /// libevent: the `write_maximum` field of `struct ev_token_bucket_cfg`.
     pub fn write_burst(&self) -> u64 {
         self.write_burst
     }
 
     /// The tick length (`tick_timeout`).
+    ///
+    /// libevent: the `tick_timeout` field of `struct ev_token_bucket_cfg`.
     pub fn tick(&self) -> Duration {
         self.tick
     }
 
     /// The rate of one direction (`read_rate` or `write_rate`).
+    ///
+    /// libevent: the `read_rate` / `write_rate` field of `struct ev_token_bucket_cfg`.
     pub fn rate(&self, dir: Direction) -> u64 {
         match dir {
             Direction::Read => self.read_rate,
@@ -172,6 +184,8 @@ impl RateLimitConfig {
     }
 
     /// The burst of one direction (`read_maximum` or `write_maximum`).
+    ///
+    /// libevent: the `read_maximum` / `write_maximum` field of `struct ev_token_bucket_cfg`.
     pub fn burst(&self, dir: Direction) -> u64 {
         match dir {
             Direction::Read => self.read_burst,

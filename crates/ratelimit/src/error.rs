@@ -71,6 +71,8 @@ pub enum ConfigError {
 }
 
 /// A manual operation with nothing to act on.
+///
+/// libevent: an assertion failure or a -1 return.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum LimitError {

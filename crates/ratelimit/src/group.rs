@@ -154,6 +154,8 @@ impl RateLimitGroup {
     }
 
     /// The `min_share` in force, after clamping (statement 76).
+    ///
+    /// libevent: the group's `min_share` field, which has no getter.
     pub fn min_share(&self) -> u64 {
         u64::try_from(self.lock().min_share).unwrap_or(1)
     }
@@ -172,6 +174,8 @@ impl RateLimitGroup {
 
     /// The group's bucket for `dir` now ([`read_limit`](Self::read_limit) or
     /// [`write_limit`](Self::write_limit)).
+    ///
+    /// libevent: `bufferevent_rate_limit_group_get_read_limit` / `_get_write_limit`.
     pub fn limit(&self, dir: Direction, now: Instant) -> i64 {
         let mut g = self.lock();
         let min_share = g.min_share;
@@ -193,6 +197,8 @@ impl RateLimitGroup {
 
     /// Manual decrement of `dir`'s bucket ([`decrement_read`](Self::decrement_read)
     /// or [`decrement_write`](Self::decrement_write)).
+    ///
+    /// libevent: `bufferevent_rate_limit_group_decrement_read` / `_decrement_write`.
     pub fn decrement(&self, dir: Direction, n: i64, now: Instant) {
         let mut g = self.lock();
         let min_share = g.min_share;

@@ -201,6 +201,8 @@ impl RateLimiter {
 
     /// This bufferevent's own bucket for `dir` ([`read_limit`](Self::read_limit)
     /// or [`write_limit`](Self::write_limit)).
+    ///
+    /// libevent: `bufferevent_get_read_limit` / `bufferevent_get_write_limit`.
     pub fn limit(&mut self, dir: Direction, now: Instant) -> i64 {
         match self.buckets.as_mut() {
             Some(b) => b[dir.index()].tokens(now),
@@ -224,11 +226,15 @@ impl RateLimiter {
 
     /// How many of the `want` bytes the core would like to read may be
     /// read now, and when to retry if none: call right before a read.
+    ///
+    /// libevent: `bufferevent_get_read_max_` (internal, asked before each read).
     pub fn read_quota(&mut self, want: usize, now: Instant) -> Quota {
         self.quota(Direction::Read, want, now)
     }
 
     /// [`read_quota`](Self::read_quota) for writes.
+    ///
+    /// libevent: `bufferevent_get_write_max_` (internal, asked before each write).
     pub fn write_quota(&mut self, want: usize, now: Instant) -> Quota {
         self.quota(Direction::Write, want, now)
     }
@@ -284,6 +290,8 @@ impl RateLimiter {
     }
 
     /// `n` bytes were written; see [`on_read`](Self::on_read).
+    ///
+    /// libevent: `bufferevent_decrement_write_buckets_` (internal).
     pub fn on_written(&mut self, n: usize, now: Instant) {
         self.on_transfer(Direction::Write, n, now);
     }
@@ -338,17 +346,23 @@ impl RateLimiter {
 
     /// When reading, suspended now, may resume; `None` if it is not
     /// suspended by a limit. What a driver sleeps until.
+    ///
+    /// libevent: the `refill_bucket_event` timer that unsuspends reading.
     pub fn read_wakeup(&mut self, now: Instant) -> Option<Instant> {
         self.wakeup(Direction::Read, now)
     }
 
     /// When writing may resume; see [`read_wakeup`](Self::read_wakeup).
+    ///
+    /// libevent: the `refill_bucket_event` timer that unsuspends writing.
     pub fn write_wakeup(&mut self, now: Instant) -> Option<Instant> {
         self.wakeup(Direction::Write, now)
     }
 
     /// The earlier of [`read_wakeup`](Self::read_wakeup) and
     /// [`write_wakeup`](Self::write_wakeup).
+    ///
+    /// libevent: the `refill_bucket_event` timer.
     pub fn next_wakeup(&mut self, now: Instant) -> Option<Instant> {
         match (self.read_wakeup(now), self.write_wakeup(now)) {
             (Some(r), Some(w)) => Some(r.min(w)),

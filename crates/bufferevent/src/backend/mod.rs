@@ -20,6 +20,8 @@ pub(crate) mod socket;
 
 /// What kind of bufferevent this is (for `Debug` and porting checks like
 /// statement 53).
+///
+/// libevent: the `type` name of its `struct bufferevent_ops` (`"socket"`, `"filter"`, `"pair"`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     /// Over a socket or any `AsyncRead + AsyncWrite`

@@ -24,6 +24,8 @@ use ratelimit::{Direction, RateLimiter, MAX_SINGLE_LIMIT};
 use crate::rate_limit::{MemberWakers, RateLimitGroup};
 
 /// What a [`Limiter`] allows right now for one direction.
+///
+/// libevent: what `bufferevent_get_max_to_read` / `_write` return, plus when to ask again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Quota {
     /// Bytes that may move now (0 = none: the direction is suspended).

@@ -17,6 +17,8 @@ use tokio::sync::mpsc;
 use crate::{BufferEvent, Dir, Error, FlushMode};
 
 /// How many commands a bufferevent's handle queue holds.
+///
+/// libevent: none (its cross-thread calls wait for the bufferevent's lock instead).
 pub const COMMAND_QUEUE: usize = 64;
 
 /// A command sent by a handle.
@@ -89,6 +91,8 @@ impl Handle {
     }
 
     /// Queues `data` if the queue has room, without waiting.
+    ///
+    /// libevent: `bufferevent_write` from another thread (`BEV_OPT_THREADSAFE`), without waiting.
     pub fn try_write(&self, data: impl Into<Bytes>) -> Result<(), Error> {
         self.tx
             .try_send(Command::Write(data.into()))
@@ -101,6 +105,8 @@ impl Handle {
     /// Like [`write`](Self::write), from a thread outside the runtime
     /// (panics if called from inside an async context, as tokio's
     /// `blocking_send` does).
+    ///
+    /// libevent: `bufferevent_write` from another thread (`BEV_OPT_THREADSAFE`).
     pub fn blocking_write(&self, data: impl Into<Bytes>) -> Result<(), Error> {
         self.blocking_send(Command::Write(data.into()))
     }
@@ -134,6 +140,8 @@ impl Handle {
 
     /// Like [`close_gracefully`](Self::close_gracefully), from a thread
     /// outside the runtime.
+    ///
+    /// libevent: none (#616).
     pub fn blocking_close_gracefully(&self) -> Result<(), Error> {
         self.blocking_send(Command::CloseGracefully)
     }
@@ -154,6 +162,8 @@ impl Handle {
     }
 
     /// Whether the bufferevent has been dropped.
+    ///
+    /// libevent: none (a freed bufferevent is a dangling pointer).
     pub fn is_closed(&self) -> bool {
         self.tx.is_closed()
     }

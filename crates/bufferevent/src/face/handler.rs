@@ -79,23 +79,31 @@ impl std::fmt::Debug for Callbacks {
 
 impl Callbacks {
     /// No callbacks (all `NULL`).
+    ///
+    /// libevent: `bufferevent_setcb(bev, NULL, NULL, NULL, NULL)`.
     pub fn new() -> Self {
         Self::default()
     }
 
     /// Sets the read callback.
+    ///
+    /// libevent: the `readcb` argument of `bufferevent_setcb`.
     pub fn on_read(mut self, f: impl FnMut(&mut BufferEvent) + Send + 'static) -> Self {
         self.read = Some(Box::new(f));
         self
     }
 
     /// Sets the write callback.
+    ///
+    /// libevent: the `writecb` argument of `bufferevent_setcb`.
     pub fn on_write(mut self, f: impl FnMut(&mut BufferEvent) + Send + 'static) -> Self {
         self.write = Some(Box::new(f));
         self
     }
 
     /// Sets the event callback.
+    ///
+    /// libevent: the `eventcb` argument of `bufferevent_setcb`.
     pub fn on_event(mut self, f: impl FnMut(&mut BufferEvent, Events) + Send + 'static) -> Self {
         self.event = Some(Box::new(f));
         self
@@ -170,6 +178,8 @@ impl BufferEvent {
     }
 
     /// One poll of the callback driver; see [`run`](Self::run).
+    ///
+    /// libevent: one turn of `event_base_loop(base, EVLOOP_NONBLOCK)`, for this bufferevent only.
     pub fn poll_run<H: Handler + ?Sized>(
         &mut self,
         cx: &mut Context<'_>,

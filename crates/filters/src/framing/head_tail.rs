@@ -33,6 +33,8 @@ pub struct HeadTailEncoder {
 
 impl HeadTailEncoder {
     /// Frames with the given markers.
+    ///
+    /// libevent: the seed's `filter_out` callback, with any markers.
     pub fn new(head: impl Into<Bytes>, tail: impl Into<Bytes>) -> Self {
         HeadTailEncoder {
             head: head.into(),
@@ -40,10 +42,14 @@ impl HeadTailEncoder {
         }
     }
     /// The seed's filter server (port 15000): `|--- HEAD ---|` … `|--- END ---|\n`.
+    ///
+    /// libevent: the seed's `filter_out` callback.
     pub fn seed() -> Self {
         Self::new(&b"|--- HEAD ---|"[..], &b"|--- END ---|\n"[..])
     }
     /// The seed's first filter server (port 5001): `================\n` on both sides.
+    ///
+    /// libevent: the seed's first filter server's output callback.
     pub fn rule() -> Self {
         Self::new(&b"================\n"[..], &b"================\n"[..])
     }
@@ -91,6 +97,8 @@ impl Filter for HeadTailEncoder {
 /// assert_eq!(dst, b"hi"[..]);
 /// assert_eq!(src.len(), 16); // the partial frame waits
 /// ```
+///
+/// libevent: none (the seed's client prints frames as they come).
 #[derive(Debug, Clone)]
 pub struct HeadTailDecoder {
     head: Bytes,
@@ -108,6 +116,8 @@ impl HeadTailDecoder {
     ///
     /// # Panics
     /// If `head` or `tail` is empty (a frame could not be delimited).
+    ///
+    /// libevent: none (see [`HeadTailDecoder`]).
     pub fn new(head: impl Into<Bytes>, tail: impl Into<Bytes>, max_frame: usize) -> Self {
         let (head, tail) = (head.into(), tail.into());
         assert!(
@@ -123,10 +133,14 @@ impl HeadTailDecoder {
         }
     }
     /// Decodes the seed's `|--- HEAD ---|` … `|--- END ---|\n` frames.
+    ///
+    /// libevent: none (see [`HeadTailDecoder`]).
     pub fn seed(max_frame: usize) -> Self {
         Self::new(&b"|--- HEAD ---|"[..], &b"|--- END ---|\n"[..], max_frame)
     }
     /// Decodes the seed's first server's `================\n` frames.
+    ///
+    /// libevent: none (see [`HeadTailDecoder`]).
     pub fn rule(max_frame: usize) -> Self {
         Self::new(
             &b"================\n"[..],

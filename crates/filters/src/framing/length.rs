@@ -8,6 +8,8 @@ use crate::util::{budget, status};
 use crate::Error;
 
 /// Size of the length field.
+///
+/// libevent: none (a length field read by hand with `evbuffer_copyout`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Width {
     /// One byte (frames up to 255 bytes).
@@ -21,6 +23,8 @@ pub enum Width {
 }
 
 /// Byte order of the length field.
+///
+/// libevent: none (`ntohs`/`ntohl` on a field read by hand).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Endian {
     /// Most significant byte first (network order).
@@ -33,6 +37,8 @@ pub enum Endian {
 ///
 /// The length counts the payload only (not the length field). `max_frame` bounds the payload;
 /// it is clamped to what the width can express.
+///
+/// libevent: none (length-prefixed frames parsed by hand with `evbuffer_copyout` and `evbuffer_remove_buffer`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LengthPrefix {
     width: Width,
@@ -42,9 +48,13 @@ pub struct LengthPrefix {
 
 impl LengthPrefix {
     /// Default maximum payload: 8 MiB (clamped to the width).
+    ///
+    /// libevent: none (see [`LengthPrefix`]).
     pub const DEFAULT_MAX_FRAME: usize = 8 << 20;
 
     /// A big-endian prefix of `width` bytes, frames up to [`Self::DEFAULT_MAX_FRAME`].
+    ///
+    /// libevent: none (see [`LengthPrefix`]).
     pub fn new(width: Width) -> Self {
         LengthPrefix {
             width,
@@ -54,11 +64,15 @@ impl LengthPrefix {
         .max_frame(Self::DEFAULT_MAX_FRAME)
     }
     /// Sets the byte order.
+    ///
+    /// libevent: none (see [`LengthPrefix`]).
     pub fn endian(mut self, endian: Endian) -> Self {
         self.endian = endian;
         self
     }
     /// Sets the maximum payload length (clamped to 1 ..= what the width can express).
+    ///
+    /// libevent: none (see [`LengthPrefix`]).
     pub fn max_frame(mut self, max: usize) -> Self {
         let max = max.max(1);
         let width_max = match self.width {
@@ -69,6 +83,8 @@ impl LengthPrefix {
         self
     }
     /// The maximum payload length in force.
+    ///
+    /// libevent: none (see [`LengthPrefix`]).
     pub fn max_frame_len(&self) -> usize {
         self.max_frame
     }
@@ -119,6 +135,8 @@ impl LengthPrefix {
 /// dec.process(&mut wire, &mut out, None, FlushMode::Normal).unwrap();
 /// assert_eq!(out, b"hello"[..]);
 /// ```
+///
+/// libevent: an output `bufferevent_filter_cb` writing the length with `evbuffer_add` before `evbuffer_add_buffer`.
 #[derive(Debug, Clone)]
 pub struct LengthEncoder {
     format: LengthPrefix,
@@ -126,6 +144,8 @@ pub struct LengthEncoder {
 
 impl LengthEncoder {
     /// An encoder for `format`.
+    ///
+    /// libevent: none (see [`LengthEncoder`]).
     pub fn new(format: LengthPrefix) -> Self {
         LengthEncoder { format }
     }
@@ -161,6 +181,8 @@ impl Filter for LengthEncoder {
 /// `max_frame` is an error as soon as the length field has arrived; a partial frame at FINISHED
 /// is an error. With a `dst_limit` whole frames are emitted until the limit is reached, so one
 /// call may exceed it by less than one frame.
+///
+/// libevent: an input `bufferevent_filter_cb` using `evbuffer_copyout` and `evbuffer_remove_buffer`, returning `BEV_NEED_MORE` on a partial frame.
 #[derive(Debug, Clone)]
 pub struct LengthDecoder {
     format: LengthPrefix,
@@ -169,6 +191,8 @@ pub struct LengthDecoder {
 
 impl LengthDecoder {
     /// A decoder for `format`.
+    ///
+    /// libevent: none (see [`LengthDecoder`]).
     pub fn new(format: LengthPrefix) -> Self {
         LengthDecoder { format, offset: 0 }
     }

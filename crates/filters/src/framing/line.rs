@@ -47,6 +47,8 @@ pub struct Lines {
 
 impl Lines {
     /// Whole lines ending with `eol`, at most `max_line` bytes each, re-terminated with `\n`.
+    ///
+    /// libevent: `evbuffer_readln(buf, .., EVBUFFER_EOL_*)` in a `bufferevent_filter_cb`.
     pub fn new(eol: Eol, max_line: usize) -> Self {
         Lines {
             eol,
@@ -57,6 +59,8 @@ impl Lines {
         }
     }
     /// Sets the terminator written after each line (may be empty).
+    ///
+    /// libevent: none (see [`Lines`]).
     pub fn terminator(mut self, terminator: impl Into<Bytes>) -> Self {
         self.terminator = terminator.into();
         self

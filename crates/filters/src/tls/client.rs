@@ -15,6 +15,8 @@ impl TlsPair {
     ///
     /// The client speaks first: its output filter [`wants_write`](bufferevent::Filter::wants_write)
     /// the ClientHello from the start.
+    ///
+    /// libevent: `bufferevent_openssl_filter_new(.., ssl, BUFFEREVENT_SSL_CONNECTING, ..)` with `SSL_set_tlsext_host_name`.
     pub fn client(
         config: Arc<ClientConfig>,
         server_name: ServerName<'static>,
@@ -24,6 +26,8 @@ impl TlsPair {
     }
 
     /// [`TlsPair::client`] with the server name given as a string (a DNS name or an IP address).
+    ///
+    /// libevent: `bufferevent_openssl_filter_new(.., ssl, BUFFEREVENT_SSL_CONNECTING, ..)` with `SSL_set_tlsext_host_name`.
     pub fn client_for(config: Arc<ClientConfig>, server_name: &str) -> Result<Self, Error> {
         let name =
             ServerName::try_from(server_name.to_owned()).map_err(|e| Error::InvalidConfig {

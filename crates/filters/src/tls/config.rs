@@ -10,6 +10,8 @@ use rustls::{ClientConfig, RootCertStore, ServerConfig};
 use crate::Error;
 
 /// The ring crypto provider this crate uses.
+///
+/// libevent: none (OpenSSL's own library initialisation).
 pub fn crypto_provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
@@ -19,6 +21,8 @@ pub fn crypto_provider() -> Arc<CryptoProvider> {
 ///
 /// For client certificates or other options, build a [`ClientConfig`] with
 /// `ClientConfig::builder_with_provider(crypto_provider())` directly.
+///
+/// libevent: none (an `SSL_CTX` made with OpenSSL's own calls).
 pub fn client_config(roots: RootCertStore, alpn: &[&[u8]]) -> Result<Arc<ClientConfig>, Error> {
     let mut config = ClientConfig::builder_with_provider(crypto_provider())
         .with_safe_default_protocol_versions()?
@@ -30,6 +34,8 @@ pub fn client_config(roots: RootCertStore, alpn: &[&[u8]]) -> Result<Arc<ClientC
 
 /// A server configuration presenting `cert_chain` with `key`, accepting `alpn` protocols (may
 /// be empty; when not empty, a client offering none of them is refused by rustls).
+///
+/// libevent: none (an `SSL_CTX` made with OpenSSL's own calls).
 pub fn server_config(
     cert_chain: Vec<CertificateDer<'static>>,
     key: PrivateKeyDer<'static>,

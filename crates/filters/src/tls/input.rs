@@ -12,6 +12,8 @@ use crate::{Error, FilterEvent};
 /// The input filter of a [`TlsPair`](super::TlsPair): feeds ciphertext to rustls, delivers
 /// what it decrypts, reports the handshake's completion and the peer's `close_notify` as
 /// events, and at FINISHED tells a clean close from a dirty one.
+///
+/// libevent: the reading side of `bufferevent_openssl_filter_new`.
 #[derive(Debug)]
 pub struct TlsInput {
     session: TlsSession,
@@ -32,6 +34,8 @@ impl TlsInput {
         }
     }
     /// The connection this filter belongs to.
+    ///
+    /// libevent: `bufferevent_openssl_get_ssl`.
     pub fn session(&self) -> &TlsSession {
         &self.session
     }

@@ -50,6 +50,8 @@ pub use shortcut::{client_bufferevent, server_bufferevent};
 /// [`TlsPair::output`] as the output filter.
 ///
 /// Build one with [`TlsPair::client`] or [`TlsPair::server`].
+///
+/// libevent: the `SSL *` given to `bufferevent_openssl_filter_new`.
 #[derive(Debug)]
 pub struct TlsPair {
     /// The input filter: ciphertext from the underlying in, plaintext to the user out.
@@ -76,11 +78,15 @@ impl TlsPair {
     }
 
     /// A handle on the shared connection state.
+    ///
+    /// libevent: `bufferevent_openssl_get_ssl`.
     pub fn session(&self) -> TlsSession {
         self.input.session().clone()
     }
 
     /// The two filters, input first.
+    ///
+    /// libevent: none (its TLS bufferevent is one object).
     pub fn split(self) -> (TlsInput, TlsOutput) {
         (self.input, self.output)
     }

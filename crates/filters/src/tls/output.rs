@@ -20,6 +20,8 @@ use crate::Error;
 /// done; FINISHED during the handshake, or with plaintext still waiting, sends `close_notify`
 /// after them.
 /// [`Filter::wants_write`](bufferevent::Filter::wants_write) is true whenever rustls has records to send.
+///
+/// libevent: the writing side of `bufferevent_openssl_filter_new`.
 #[derive(Debug)]
 pub struct TlsOutput {
     session: TlsSession,
@@ -30,6 +32,8 @@ impl TlsOutput {
         TlsOutput { session }
     }
     /// The connection this filter belongs to.
+    ///
+    /// libevent: `bufferevent_openssl_get_ssl`.
     pub fn session(&self) -> &TlsSession {
         &self.session
     }

@@ -57,14 +57,20 @@ impl TlsSession {
     }
 
     /// True until the handshake has completed.
+    ///
+    /// libevent: `!SSL_is_init_finished(bufferevent_openssl_get_ssl(bev))`.
     pub fn is_handshaking(&self) -> bool {
         self.lock().conn.is_handshaking()
     }
     /// The ALPN protocol agreed with the peer, if any.
+    ///
+    /// libevent: `SSL_get0_alpn_selected` on `bufferevent_openssl_get_ssl(bev)`.
     pub fn alpn_protocol(&self) -> Option<Vec<u8>> {
         self.lock().conn.alpn_protocol().map(<[u8]>::to_vec)
     }
     /// The peer's certificate chain (end entity first), once known.
+    ///
+    /// libevent: `SSL_get_peer_cert_chain` on `bufferevent_openssl_get_ssl(bev)`.
     pub fn peer_certificates(&self) -> Option<Vec<CertificateDer<'static>>> {
         self.lock()
             .conn
@@ -72,14 +78,20 @@ impl TlsSession {
             .map(|c| c.iter().map(|c| c.clone().into_owned()).collect())
     }
     /// The negotiated TLS version, once known.
+    ///
+    /// libevent: `SSL_version` on `bufferevent_openssl_get_ssl(bev)`.
     pub fn protocol_version(&self) -> Option<ProtocolVersion> {
         self.lock().conn.protocol_version()
     }
     /// The negotiated cipher suite, once known.
+    ///
+    /// libevent: `SSL_get_current_cipher` on `bufferevent_openssl_get_ssl(bev)`.
     pub fn negotiated_cipher_suite(&self) -> Option<SupportedCipherSuite> {
         self.lock().conn.negotiated_cipher_suite()
     }
     /// On a server: the SNI host name the client asked for, if any.
+    ///
+    /// libevent: `SSL_get_servername` on `bufferevent_openssl_get_ssl(bev)`.
     pub fn sni_hostname(&self) -> Option<String> {
         match &self.lock().conn {
             Connection::Server(s) => s.server_name().map(str::to_owned),
@@ -87,10 +99,14 @@ impl TlsSession {
         }
     }
     /// True once the peer's `close_notify` has been received.
+    ///
+    /// libevent: `SSL_get_shutdown(ssl) & SSL_RECEIVED_SHUTDOWN`.
     pub fn peer_closed(&self) -> bool {
         self.lock().peer_closed
     }
     /// Runs `f` with the rustls connection (for anything not covered above).
+    ///
+    /// libevent: `bufferevent_openssl_get_ssl`.
     pub fn with_connection<R>(&self, f: impl FnOnce(&mut Connection) -> R) -> R {
         f(&mut self.lock().conn)
     }

@@ -34,6 +34,8 @@ use crate::Error;
 /// unz.process(&mut wire, &mut out, None, FlushMode::Finished).unwrap();
 /// assert_eq!(out, b"hello hello hello"[..]);
 /// ```
+///
+/// libevent: the deflating output filter of its regression test (`test/regress_zlib.c`), which this replaces.
 pub struct Compressor {
     format: Format,
     z: Compress,
@@ -58,6 +60,8 @@ impl std::fmt::Debug for Compressor {
 
 impl Compressor {
     /// A compressor producing `format` at `level`.
+    ///
+    /// libevent: `deflateInit2` in the `ctx` of its zlib test filter.
     pub fn new(format: Format, level: Compression) -> Self {
         let z = match format {
             Format::Deflate => Compress::new(level, false),
@@ -76,19 +80,27 @@ impl Compressor {
     /// Makes every NORMAL call a FLUSH (`Z_SYNC_FLUSH` after each write), for interactive
     /// protocols, and below a TLS filter, whose handshake records must reach the peer without
     /// waiting for more data. Costs a few bytes per call.
+    ///
+    /// libevent: calling `bufferevent_flush(bev, EV_WRITE, BEV_FLUSH)` after each write.
     pub fn auto_flush(mut self, on: bool) -> Self {
         self.auto_flush = on;
         self
     }
     /// Uncompressed bytes consumed so far.
+    ///
+    /// libevent: zlib's `z_stream.total_in`.
     pub fn total_in(&self) -> u64 {
         self.z.total_in()
     }
     /// Compressed bytes produced so far.
+    ///
+    /// libevent: zlib's `z_stream.total_out`.
     pub fn total_out(&self) -> u64 {
         self.z.total_out()
     }
     /// True once the stream trailer has been written.
+    ///
+    /// libevent: none (zlib's `Z_STREAM_END` from `deflate`).
     pub fn is_finished(&self) -> bool {
         self.finished
     }

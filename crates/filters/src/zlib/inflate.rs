@@ -12,6 +12,8 @@ use crate::Error;
 ///
 /// A decompression bomb (a small input expanding to gigabytes) becomes an error once a bound
 /// is crossed, before the excess is added to the destination buffer.
+///
+/// libevent: none (its zlib test filter inflates without bound).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DecompressLimits {
     /// Total decompressed bytes allowed over the stream's life (`None`: unbounded).
@@ -36,6 +38,8 @@ impl Default for DecompressLimits {
 
 impl DecompressLimits {
     /// No bounds at all (only for trusted peers).
+    ///
+    /// libevent: none (see [`DecompressLimits`]).
     pub fn unlimited() -> Self {
         DecompressLimits {
             max_output: None,
@@ -71,6 +75,8 @@ impl DecompressLimits {
 /// let err = unz.process(&mut wire, &mut EvBuffer::new(), None, FlushMode::Normal).unwrap_err();
 /// assert!(err.to_string().contains("maximum output of 1048576 bytes"));
 /// ```
+///
+/// libevent: the inflating input filter of its regression test (`test/regress_zlib.c`), which this replaces.
 pub struct Decompressor {
     format: Format,
     z: Decompress,
@@ -103,10 +109,14 @@ fn new_state(format: Format) -> Decompress {
 
 impl Decompressor {
     /// A decompressor for `format` with [`DecompressLimits::default`].
+    ///
+    /// libevent: `inflateInit2` in the `ctx` of its zlib test filter.
     pub fn new(format: Format) -> Self {
         Self::with_limits(format, DecompressLimits::default())
     }
     /// A decompressor for `format` with the given limits.
+    ///
+    /// libevent: none (see [`DecompressLimits`]).
     pub fn with_limits(format: Format, limits: DecompressLimits) -> Self {
         Decompressor {
             format,
@@ -119,14 +129,20 @@ impl Decompressor {
         }
     }
     /// Compressed bytes consumed so far.
+    ///
+    /// libevent: zlib's `z_stream.total_in`.
     pub fn total_in(&self) -> u64 {
         self.total_in
     }
     /// Decompressed bytes produced so far.
+    ///
+    /// libevent: zlib's `z_stream.total_out`.
     pub fn total_out(&self) -> u64 {
         self.total_out
     }
     /// True when the input seen so far ends exactly at the end of a stream (or gzip member).
+    ///
+    /// libevent: none (zlib's `Z_STREAM_END` from `inflate`).
     pub fn is_done(&self) -> bool {
         self.done
     }

@@ -15,6 +15,8 @@ pub use flate2::Compression;
 pub use inflate::{DecompressLimits, Decompressor};
 
 /// The container around the deflate data.
+///
+/// libevent: none (zlib's `windowBits` choice in `deflateInit2`/`inflateInit2`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     /// Raw deflate, no header or checksum (zlib's `windowBits` -15).
