@@ -686,3 +686,120 @@ async fn s85_a_slow_handshake_does_not_make_the_client_spin() {
     .await
     .unwrap();
 }
+
+/// TLS over a pair: both ends are TLS filter bufferevents over the two ends of an in-memory
+/// pair (no socket at all). Handshake with SNI and ALPN, megabytes each way, and a clean
+/// close_notify in both directions.
+#[cfg(feature = "tls")]
+#[tokio::test]
+async fn tls_over_a_pair_of_bufferevents() {
+    use filters::tls::{client_config, server_config, TlsPair};
+    timeout(T, async {
+        let cert = common::test_cert(&["localhost"]);
+        let client = TlsPair::client_for(
+            client_config(cert.roots(), &[b"h2", b"echo/1"]).unwrap(),
+            "localhost",
+        )
+        .unwrap();
+        let server = TlsPair::server(
+            server_config(cert.chain.clone(), cert.key.clone_key(), &[b"echo/1"]).unwrap(),
+        )
+        .unwrap();
+        let (cs, ss) = (client.session(), server.session());
+        let (near, far) = BufferEvent::pair(Options::default());
+        let mut a = client.into_bufferevent(near, Options::empty());
+        let mut b = server.into_bufferevent(far, Options::empty());
+        a.enable(Dir::READ | Dir::WRITE);
+        b.enable(Dir::READ | Dir::WRITE);
+        let (d1, d2) = (
+            common::pseudo_random(12, 2 << 20),
+            common::text(13, 2 << 20),
+        );
+        let (got_b, got_a) = exchange(a, b, d1.clone(), d2.clone()).await;
+        assert!(
+            got_b == d1,
+            "client->server: {} of {}",
+            got_b.len(),
+            d1.len()
+        );
+        assert!(
+            got_a == d2,
+            "server->client: {} of {}",
+            got_a.len(),
+            d2.len()
+        );
+        assert_eq!(cs.alpn_protocol().as_deref(), Some(&b"echo/1"[..]));
+        assert_eq!(ss.sni_hostname().as_deref(), Some("localhost"));
+        assert!(cs.peer_closed() && ss.peer_closed());
+    })
+    .await
+    .unwrap();
+}
+
+/// A certificate the client does not trust is an `ERROR` event on the client's TLS bufferevent,
+/// with rustls's reason reachable as a [`filters::Error::Tls`]; the server's bufferevent gets an
+/// `ERROR` too (the client's alert), and neither gets `CONNECTED`.
+#[cfg(feature = "tls")]
+#[tokio::test]
+async fn certificate_errors_are_error_events_with_the_reason() {
+    use filters::tls::{client_config, server_config, TlsPair};
+    use std::sync::{Arc, Mutex};
+    timeout(T, async {
+        let trusted = common::test_cert(&["localhost"]);
+        let served = common::test_cert(&["localhost"]); // another self-signed certificate
+        let client =
+            TlsPair::client_for(client_config(trusted.roots(), &[]).unwrap(), "localhost").unwrap();
+        let server = TlsPair::server(
+            server_config(served.chain.clone(), served.key.clone_key(), &[]).unwrap(),
+        )
+        .unwrap();
+        let (a, b) = tcp_pair().await;
+        let run = |bev: BufferEvent| {
+            let seen = Arc::new(Mutex::new(Vec::new()));
+            let s2 = seen.clone();
+            let mut bev = bev;
+            bev.enable(Dir::READ | Dir::WRITE);
+            let task = tokio::spawn(bev.run(Callbacks::new().on_event(move |bev, what| {
+                let reason = bev.error().map(|e| {
+                    let tls = std::error::Error::source(e)
+                        .and_then(std::error::Error::source)
+                        .and_then(|s| s.downcast_ref::<filters::Error>())
+                        .is_some_and(|f| matches!(f, filters::Error::Tls(_)));
+                    (e.to_string(), tls)
+                });
+                s2.lock().unwrap().push((what, reason));
+                if what.intersects(Events::ERROR | Events::EOF) {
+                    bev.close();
+                }
+            })));
+            (task, seen)
+        };
+        let (tc, client_seen) = run(client.into_bufferevent(
+            BufferEvent::socket(a, Options::CLOSE_ON_FREE),
+            Options::empty(),
+        ));
+        let (ts, server_seen) = run(server.into_bufferevent(
+            BufferEvent::socket(b, Options::CLOSE_ON_FREE),
+            Options::empty(),
+        ));
+        tc.await.unwrap();
+        ts.await.unwrap();
+        let client_seen = client_seen.lock().unwrap().clone();
+        assert_eq!(client_seen.len(), 1, "{client_seen:?}");
+        let (what, reason) = &client_seen[0];
+        assert!(what.contains(Events::ERROR) && !what.contains(Events::CONNECTED));
+        let (msg, is_tls) = reason.as_ref().expect("an error with the event");
+        assert!(msg.contains("invalid peer certificate"), "{msg}");
+        assert!(is_tls, "source is not filters::Error::Tls: {msg}");
+        let server_seen = server_seen.lock().unwrap().clone();
+        assert!(
+            server_seen.iter().any(|(w, _)| w.contains(Events::ERROR))
+                && !server_seen
+                    .iter()
+                    .any(|(w, _)| w.contains(Events::CONNECTED)),
+            "{server_seen:?}"
+        );
+    })
+    .await
+    .unwrap();
+}
