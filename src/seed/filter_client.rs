@@ -13,9 +13,7 @@
 //! where the seed prints `time out.` for any failure to connect, [`run`]
 //! returns an [`Error`] saying what failed.
 
-use std::future::poll_fn;
 use std::sync::Arc;
-use std::task::Poll;
 use std::time::Duration;
 
 use bufferevent::{
@@ -130,31 +128,18 @@ pub async fn run(
     let report: Report = Arc::new(on_progress);
     let target = format!("{}:{}", config.host, config.port);
 
-    // bufferevent_socket_new(base, -1, ..) + bufferevent_socket_connect
+    // bufferevent_socket_new(base, -1, ..) + bufferevent_socket_connect; the
+    // seed's `event_callback_cont` waits for BEV_EVENT_CONNECTED
     let mut bev = BufferEvent::connect_host(&config.host, config.port, Options::CLOSE_ON_FREE);
-    let mut waiting = Connecting::default();
-    let connected = tokio::time::timeout(
-        config.connect_timeout,
-        poll_fn(|cx| {
-            let finished = bev.poll_run(cx, &mut waiting);
-            if waiting.outcome.is_some() || finished.is_ready() {
-                Poll::Ready(())
-            } else {
-                Poll::Pending
-            }
-        }),
-    )
-    .await;
-    match (connected, waiting.outcome) {
-        (Err(_elapsed), _) => {
+    match tokio::time::timeout(config.connect_timeout, bev.connected()).await {
+        Err(_elapsed) => {
             return Err(Error::ConnectTimeout {
                 target,
                 after: config.connect_timeout,
             })
         }
-        (Ok(()), Some(Ok(()))) => {}
-        (Ok(()), Some(Err(e))) => return Err(Error::Connect(e)),
-        (Ok(()), None) => return Err(Error::Connect(bufferevent::Error::Closed)),
+        Ok(Err(e)) => return Err(Error::Connect(e)),
+        Ok(Ok(())) => {}
     }
     tracing::debug!(%target, "connected");
     report(Progress::Connected);
@@ -189,23 +174,6 @@ pub async fn run(
             received: Vec::new(),
         })
     })
-}
-
-/// The callbacks while connecting (the seed's `event_callback_cont`).
-#[derive(Default)]
-struct Connecting {
-    outcome: Option<Result<(), bufferevent::Error>>,
-}
-
-impl Handler for Connecting {
-    fn on_event(&mut self, bev: &mut BufferEvent, what: Events) {
-        if what.contains(Events::CONNECTED) {
-            self.outcome = Some(Ok(()));
-        } else {
-            let e = bev.take_error().unwrap_or(bufferevent::Error::Closed);
-            self.outcome = Some(Err(e));
-        }
-    }
 }
 
 /// The input filter: passes bytes through, reporting how many it sees (the
