@@ -1,6 +1,6 @@
 //! The input half: ciphertext from the underlying in, plaintext out.
 
-use std::io::{ErrorKind, Read};
+use std::io::{BufRead, ErrorKind};
 
 use bufferevent::{Filter, FilterError, FilterStatus, FlushMode};
 use evbuffer::EvBuffer;
@@ -20,7 +20,6 @@ pub struct TlsInput {
     connected_reported: bool,
     eof_reported: bool,
     events: Vec<FilterEvent>,
-    scratch: Vec<u8>,
 }
 
 impl TlsInput {
@@ -30,7 +29,6 @@ impl TlsInput {
             connected_reported: false,
             eof_reported: false,
             events: Vec::new(),
-            scratch: vec![0; 16 * 1024],
         }
     }
     /// The connection this filter belongs to.
@@ -53,21 +51,25 @@ impl Filter for TlsInput {
         let mut added = 0;
         let mut s = self.session.lock();
         loop {
-            // Hand over everything rustls has decrypted (nothing stays hidden inside: #690).
+            // Hand over everything rustls has decrypted (nothing stays hidden inside: #690),
+            // copied once, from rustls's buffer into `dst`.
             loop {
-                match s.conn.reader().read(&mut self.scratch) {
-                    Ok(0) => {
+                let n = match s.conn.reader().into_first_chunk() {
+                    // empty only once the peer's close_notify has arrived
+                    Ok([]) => {
                         s.peer_closed = true;
                         break;
                     }
-                    Ok(n) => {
-                        dst.add(&self.scratch[..n])?;
-                        added += n;
+                    Ok(chunk) => {
+                        dst.add(chunk)?;
+                        chunk.len()
                     }
                     Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                     // UnexpectedEof: only after rustls saw EOF, which we never feed it.
                     Err(e) => return Err(Error::Io(e).into()),
-                }
+                };
+                s.conn.reader().consume(n);
+                added += n;
             }
             if added >= budget || src.is_empty() || s.peer_closed || s.failed {
                 break;

@@ -3,7 +3,6 @@
 use std::io::Write;
 
 use bufferevent::{Filter, FilterError, FilterStatus, FlushMode};
-use bytes::Bytes;
 use evbuffer::EvBuffer;
 
 use super::session::Shared;
@@ -39,17 +38,19 @@ impl TlsOutput {
     }
 }
 
-/// A `Vec` that accepts at most `cap` bytes in total (rustls keeps the rest of a record for
-/// the next call).
-struct Capped {
-    out: Vec<u8>,
-    cap: usize,
+/// Appends what rustls writes straight to the destination buffer, at most `room` bytes in
+/// total (rustls keeps the rest of a record for the next call): one copy, out of rustls's
+/// buffer, and no allocation of our own.
+struct Capped<'a> {
+    dst: &'a mut EvBuffer,
+    room: usize,
 }
 
-impl Write for Capped {
+impl Write for Capped<'_> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = buf.len().min(self.cap - self.out.len());
-        self.out.extend_from_slice(&buf[..n]);
+        let n = buf.len().min(self.room);
+        self.dst.add(&buf[..n]).map_err(std::io::Error::other)?;
+        self.room -= n;
         Ok(n)
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -61,15 +62,13 @@ impl Write for Capped {
 fn push_records(s: &mut Shared, dst: &mut EvBuffer, room: usize) -> Result<usize, Error> {
     let mut added = 0;
     while s.conn.wants_write() && added < room {
-        let mut records = Capped {
-            out: Vec::new(),
-            cap: (room - added).min(64 * 1024),
-        };
-        let n = s.conn.write_tls(&mut records)?;
+        let n = s.conn.write_tls(&mut Capped {
+            dst,
+            room: room - added,
+        })?;
         if n == 0 {
             break;
         }
-        dst.add_bytes(Bytes::from(records.out))?;
         added += n;
     }
     Ok(added)
