@@ -151,12 +151,15 @@ impl HeadTailDecoder {
 
     /// Looks for one whole frame at the start of `src`: `Ok(Some(payload_len))` when it is
     /// there, `Ok(None)` when more input is needed.
+    ///
+    /// The tail is searched for in place (`evbuffer_search_range`), from where the last
+    /// unsuccessful search stopped: a frame arriving in many pieces is neither copied
+    /// together nor scanned again.
     fn frame_len(&mut self, src: &mut EvBuffer) -> Result<Option<usize>, Error> {
         let (h, t) = (self.head.len(), self.tail.len());
         let have = src.len();
         let head_part = have.min(h);
-        let window = src.pullup(have.min(h + self.max_frame + t))?;
-        if window[..head_part] != self.head[..head_part] {
+        if src.pullup(head_part)? != &self.head[..head_part] {
             return Err(Error::BadFrame {
                 what: "head/tail decoder",
                 offset: self.offset,
@@ -169,17 +172,20 @@ impl HeadTailDecoder {
         if have < h {
             return Ok(None);
         }
-        let body = &window[h..];
-        let from = self.scanned.min(body.len());
-        if let Some(i) = memchr::memmem::find(&body[from..], &self.tail) {
-            return Ok(Some(from + i));
+        // The payload and its tail lie within `max_frame + t` bytes after the head.
+        let window = have.min(h.saturating_add(self.max_frame).saturating_add(t));
+        let body = window - h;
+        let from = src.ptr_at(h + self.scanned.min(body))?;
+        let end = src.ptr_at(window)?;
+        if let Some(at) = src.search_range(&self.tail, Some(&from), Some(&end)) {
+            return Ok(Some(at.position() - h));
         }
         // Keep a possible tail prefix at the end for the next search.
-        self.scanned = body.len().saturating_sub(t - 1);
-        if body.len() >= self.max_frame + t {
+        self.scanned = body.saturating_sub(t - 1);
+        if body >= self.max_frame.saturating_add(t) {
             return Err(Error::FrameTooLarge {
                 what: "head/tail decoder",
-                len: body.len() as u64,
+                len: body as u64,
                 max: self.max_frame,
             });
         }
@@ -308,6 +314,28 @@ mod tests {
             .unwrap();
             assert_eq!(out, data);
         }
+    }
+
+    #[test]
+    fn a_frame_arriving_in_pieces_is_searched_in_place() {
+        let mut f = HeadTailDecoder::seed(1 << 20);
+        let (mut src, mut dst) = (EvBuffer::new(), EvBuffer::new());
+        src.add_bytes(Bytes::from_static(b"|--- HEAD ---|"))
+            .unwrap();
+        for _ in 0..64 {
+            src.add_bytes(Bytes::from(vec![b'x'; 4096])).unwrap();
+            f.process(&mut src, &mut dst, None, FlushMode::Normal)
+                .unwrap();
+        }
+        assert!(dst.is_empty());
+        // not pulled up into one contiguous copy
+        assert_eq!(src.chunk_count(), 65);
+        src.add_bytes(Bytes::from_static(b"|--- END ---|\n"))
+            .unwrap();
+        f.process(&mut src, &mut dst, None, FlushMode::Normal)
+            .unwrap();
+        assert_eq!(dst.len(), 64 * 4096);
+        assert!(src.is_empty());
     }
 
     #[test]

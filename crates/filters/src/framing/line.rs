@@ -43,6 +43,9 @@ pub struct Lines {
     in_run: bool,
     /// Lines passed so far (for error messages).
     line_no: u64,
+    /// Bytes at the front of the source already searched without finding an end of line
+    /// (less one: a CR there may begin a CR LF).
+    scanned: usize,
 }
 
 impl Lines {
@@ -56,6 +59,7 @@ impl Lines {
             terminator: Bytes::from_static(b"\n"),
             in_run: false,
             line_no: 0,
+            scanned: 0,
         }
     }
     /// Sets the terminator written after each line (may be empty).
@@ -66,29 +70,14 @@ impl Lines {
         self
     }
 
-    /// Finds the first end of line in `data`: `(line_len, terminator_len)`.
-    fn find(&self, data: &[u8]) -> Option<(usize, usize)> {
-        match self.eol {
-            Eol::Lf => memchr::memchr(b'\n', data).map(|i| (i, 1)),
-            Eol::Nul => memchr::memchr(0, data).map(|i| (i, 1)),
-            Eol::CrlfStrict => memchr::memmem::find(data, b"\r\n").map(|i| (i, 2)),
-            Eol::Crlf => memchr::memchr(b'\n', data).map(|i| {
-                if i > 0 && data[i - 1] == b'\r' {
-                    (i - 1, 2)
-                } else {
-                    (i, 1)
-                }
-            }),
-            Eol::Any => memchr::memchr2(b'\r', b'\n', data).map(|i| {
-                let run = data[i..]
-                    .iter()
-                    .take_while(|&&b| b == b'\r' || b == b'\n')
-                    .count();
-                (i, run)
-            }),
-            #[allow(unreachable_patterns)]
-            _ => memchr::memchr(b'\n', data).map(|i| (i, 1)),
-        }
+    /// Finds the first end of line in `src`: `(line_len, terminator_len)`. Searches the
+    /// buffer in place (`evbuffer_search_eol`), from where the last unsuccessful search
+    /// stopped: no bytes are copied, and a line arriving in many pieces is scanned once.
+    fn find(&self, src: &EvBuffer) -> Result<Option<(usize, usize)>, Error> {
+        let from = src.ptr_at(self.scanned.min(src.len()))?;
+        Ok(src
+            .search_eol(Some(&from), self.eol)
+            .map(|(at, len)| (at.position(), len)))
     }
 
     /// Drops the rest of a CR/LF run that began in an earlier call (`Eol::Any`).
@@ -124,9 +113,7 @@ impl Filter for Lines {
             if added >= budget || src.is_empty() {
                 break;
             }
-            let window = src.len().min(self.max_line.saturating_add(2));
-            let found = self.find(src.pullup(window).map_err(Error::from)?);
-            let (line, term) = match found {
+            let (line, term) = match self.find(src)? {
                 Some((line, _)) if line > self.max_line => {
                     return Err(Error::LineTooLong {
                         max: self.max_line,
@@ -135,7 +122,7 @@ impl Filter for Lines {
                     .into())
                 }
                 Some(found) => found,
-                None if window > self.max_line + 1 => {
+                None if src.len() > self.max_line.saturating_add(1) => {
                     return Err(Error::LineTooLong {
                         max: self.max_line,
                         seen: src.len(),
@@ -143,8 +130,12 @@ impl Filter for Lines {
                     .into())
                 }
                 None if mode == FlushMode::Finished => (src.len(), 0),
-                None => break,
+                None => {
+                    self.scanned = src.len().saturating_sub(1);
+                    break;
+                }
             };
+            self.scanned = 0;
             src.remove_into(dst, line).map_err(Error::from)?;
             src.drain(term).map_err(Error::from)?;
             dst.add_bytes(self.terminator.clone())
@@ -243,6 +234,28 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("4 bytes"), "{e}");
+    }
+
+    #[test]
+    fn a_long_line_arriving_in_pieces_is_searched_in_place() {
+        for eol in [Eol::Any, Eol::Crlf, Eol::CrlfStrict, Eol::Lf] {
+            let mut f = Lines::new(eol, 1 << 20);
+            let (mut src, mut dst) = (EvBuffer::new(), EvBuffer::new());
+            for _ in 0..64 {
+                src.add_bytes(Bytes::from(vec![b'x'; 4096])).unwrap();
+                f.process(&mut src, &mut dst, None, FlushMode::Normal)
+                    .unwrap();
+            }
+            assert!(dst.is_empty());
+            // not pulled up into one contiguous copy
+            assert_eq!(src.chunk_count(), 64, "{eol:?}");
+            src.add_bytes(Bytes::from_static(b"\r\n")).unwrap();
+            f.process(&mut src, &mut dst, None, FlushMode::Normal)
+                .unwrap();
+            // the line, its new terminator, and for Lf the CR it keeps
+            let cr = usize::from(eol == Eol::Lf);
+            assert_eq!(dst.len(), 64 * 4096 + cr + 1, "{eol:?}");
+        }
     }
 
     #[test]
