@@ -88,7 +88,6 @@ pub(crate) struct Core {
     limits: Limits,
     read_retry_at: Option<Instant>,
     write_retry_at: Option<Instant>,
-    total_read: u64,
     total_written: u64,
 }
 
@@ -121,7 +120,6 @@ impl Core {
             limits: Limits::default(),
             read_retry_at: None,
             write_retry_at: None,
-            total_read: 0,
             total_written: 0,
         }
     }
@@ -230,11 +228,6 @@ impl Core {
         self.write_half
     }
 
-    #[allow(dead_code)] // for the rate-limit module and diagnostics
-    pub(crate) fn total_read(&self) -> u64 {
-        self.total_read
-    }
-
     pub(crate) fn total_written(&self) -> u64 {
         self.total_written
     }
@@ -333,7 +326,6 @@ impl Core {
         if n == 0 {
             return;
         }
-        self.total_read += n as u64;
         self.timeouts.restart(Dir::READ, now);
         if self.enabled.contains(Dir::READ) && self.input.len() >= self.wm.read.low {
             self.pending.read = true;
