@@ -3,24 +3,19 @@
 
 mod common;
 
+use common::{exchange, send_and_read_to_end, tcp_pair};
+
 use std::time::Duration;
 
 use bufferevent::{BufferEvent, Callbacks, Dir, Events, Options};
 use evbuffer::EvBuffer;
 use filters::framing::HeadTailEncoder;
 use filters::AsciiCase;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::timeout;
 
 const T: Duration = Duration::from_secs(60);
-
-async fn tcp_pair() -> (TcpStream, TcpStream) {
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    let (a, b) = tokio::join!(TcpStream::connect(addr), l.accept());
-    (a.unwrap(), b.unwrap().0)
-}
 
 /// The seed's filter server (section 3.1): input upper-cased, replies framed in HEAD/END.
 #[tokio::test]
@@ -70,33 +65,6 @@ async fn seed_filter_server_bytes_on_the_wire() {
     })
     .await
     .unwrap();
-}
-
-/// Both sides write `data` and read everything the other sends, concurrently.
-async fn exchange<A, B>(a: A, b: B, d_ab: Vec<u8>, d_ba: Vec<u8>) -> (Vec<u8>, Vec<u8>)
-where
-    A: AsyncRead + AsyncWrite + Send + 'static,
-    B: AsyncRead + AsyncWrite + Send + 'static,
-{
-    async fn side<S: AsyncRead + AsyncWrite>(s: S, send: Vec<u8>) -> Vec<u8> {
-        let (mut r, mut w) = tokio::io::split(s);
-        let write = async move {
-            for chunk in send.chunks(64 * 1024) {
-                w.write_all(chunk).await.unwrap();
-            }
-            w.shutdown().await.unwrap();
-        };
-        let read = async move {
-            let mut got = Vec::new();
-            r.read_to_end(&mut got).await.unwrap();
-            got
-        };
-        tokio::join!(write, read).1
-    }
-    let ha = tokio::spawn(side(a, d_ab));
-    let hb = tokio::spawn(side(b, d_ba));
-    let (got_a, got_b) = (ha.await.unwrap(), hb.await.unwrap());
-    (got_b, got_a)
 }
 
 #[cfg(all(feature = "zlib", feature = "tls"))]
@@ -242,19 +210,7 @@ async fn tls_bufferevent_reports_connected_and_serves_tokio_rustls() {
             .await
             .unwrap();
         let data = common::pseudo_random(9, 1 << 20);
-        let (mut r, mut w) = tokio::io::split(&mut tls);
-        let sent = data.clone();
-        let (_, got) = tokio::join!(
-            async move {
-                w.write_all(&sent).await.unwrap();
-                w.shutdown().await.unwrap();
-            },
-            async move {
-                let mut got = Vec::new();
-                r.read_to_end(&mut got).await.unwrap();
-                got
-            }
-        );
+        let got = send_and_read_to_end(&mut tls, &data).await;
         assert!(got == data, "{} of {} bytes", got.len(), data.len());
         let events = server.await.unwrap();
         assert_eq!(
@@ -369,19 +325,7 @@ async fn tls_read_watermark_with_partial_draining_never_stalls() {
             .await
             .unwrap();
         let data = common::pseudo_random(10, 40 * 1024);
-        let (mut r, mut w) = tokio::io::split(tls);
-        let sent = data.clone();
-        let (_, got) = tokio::join!(
-            async move {
-                w.write_all(&sent).await.unwrap();
-                w.shutdown().await.unwrap();
-            },
-            async move {
-                let mut got = Vec::new();
-                r.read_to_end(&mut got).await.unwrap();
-                got
-            }
-        );
+        let got = send_and_read_to_end(tls, &data).await;
         assert!(got == data, "{} of {} bytes", got.len(), data.len());
         let max_seen = server.await.unwrap();
         // The watermark may be exceeded by at most about one TLS record (statement 84).
@@ -525,22 +469,7 @@ async fn an_error_in_one_connection_never_affects_another() {
                 Compressor::new(Format::Zlib, Compression::fast()),
             );
             let data = common::pseudo_random(seed, 1 << 20);
-            let (mut r, mut w) = tokio::io::split(s);
-            let sent = data.clone();
-            let (_, got) = tokio::join!(
-                async move {
-                    for piece in sent.chunks(64 * 1024) {
-                        w.write_all(piece).await.unwrap();
-                        w.flush().await.unwrap();
-                    }
-                    w.shutdown().await.unwrap();
-                },
-                async move {
-                    let mut got = Vec::new();
-                    r.read_to_end(&mut got).await.unwrap();
-                    got
-                }
-            );
+            let got = send_and_read_to_end(s, &data).await;
             assert!(
                 got == data,
                 "client {seed}: {} of {} bytes",

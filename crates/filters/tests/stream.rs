@@ -5,49 +5,13 @@ mod common;
 
 use std::time::Duration;
 
-use common::text;
+use common::{exchange, tcp_pair, text};
 use filters::framing::{LengthDecoder, LengthEncoder, LengthPrefix, Lines, Width};
 use filters::{AsciiCase, Chain, Counting, FilteredStream};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::timeout;
 
 const T: Duration = Duration::from_secs(60);
-
-async fn tcp_pair() -> (TcpStream, TcpStream) {
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    let (a, b) = tokio::join!(TcpStream::connect(addr), l.accept());
-    (a.unwrap(), b.unwrap().0)
-}
-
-/// Sends `data` from `a` to `b` and back from `b` to `a` at the same time; each side shuts down
-/// after writing and reads to the end. Returns what each side received.
-async fn exchange<A, B>(a: A, b: B, data_ab: Vec<u8>, data_ba: Vec<u8>) -> (Vec<u8>, Vec<u8>)
-where
-    A: AsyncRead + AsyncWrite + Send + 'static,
-    B: AsyncRead + AsyncWrite + Send + 'static,
-{
-    async fn side<S: AsyncRead + AsyncWrite>(s: S, send: Vec<u8>) -> Vec<u8> {
-        let (mut r, mut w) = tokio::io::split(s);
-        let write = async move {
-            for chunk in send.chunks(50_000) {
-                w.write_all(chunk).await.unwrap();
-            }
-            w.shutdown().await.unwrap();
-        };
-        let read = async move {
-            let mut got = Vec::new();
-            r.read_to_end(&mut got).await.unwrap();
-            got
-        };
-        tokio::join!(write, read).1
-    }
-    let ha = tokio::spawn(side(a, data_ab));
-    let hb = tokio::spawn(side(b, data_ba));
-    let (got_a, got_b) = (ha.await.unwrap(), hb.await.unwrap());
-    (got_b, got_a)
-}
 
 #[cfg(feature = "zlib")]
 #[tokio::test]

@@ -5,6 +5,9 @@ use std::io::{Read, Write};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
 /// A child process killed (and reaped) when dropped, so a failing test never leaks one.
 pub struct KillOnDrop(pub Child);
 
@@ -132,4 +135,43 @@ impl TestCert {
         r.add(self.chain[0].clone()).unwrap();
         r
     }
+}
+
+/// A connected pair of loopback TCP streams.
+pub async fn tcp_pair() -> (TcpStream, TcpStream) {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    let (a, b) = tokio::join!(TcpStream::connect(addr), l.accept());
+    (a.unwrap(), b.unwrap().0)
+}
+
+/// Writes `send` to `s` (in 64 KiB pieces) and shuts its write side down, while reading `s` to
+/// the end; returns what was read.
+pub async fn send_and_read_to_end<S: AsyncRead + AsyncWrite>(s: S, send: &[u8]) -> Vec<u8> {
+    let (mut r, mut w) = tokio::io::split(s);
+    let write = async move {
+        for chunk in send.chunks(64 * 1024) {
+            w.write_all(chunk).await.unwrap();
+        }
+        w.shutdown().await.unwrap();
+    };
+    let read = async move {
+        let mut got = Vec::new();
+        r.read_to_end(&mut got).await.unwrap();
+        got
+    };
+    tokio::join!(write, read).1
+}
+
+/// Sends `data_ab` from `a` to `b` and `data_ba` back at the same time
+/// ([`send_and_read_to_end`] on both). Returns what `b` and what `a` received.
+pub async fn exchange<A, B>(a: A, b: B, data_ab: Vec<u8>, data_ba: Vec<u8>) -> (Vec<u8>, Vec<u8>)
+where
+    A: AsyncRead + AsyncWrite + Send + 'static,
+    B: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let ha = tokio::spawn(async move { send_and_read_to_end(a, &data_ab).await });
+    let hb = tokio::spawn(async move { send_and_read_to_end(b, &data_ba).await });
+    let (got_a, got_b) = (ha.await.unwrap(), hb.await.unwrap());
+    (got_b, got_a)
 }
