@@ -130,6 +130,8 @@ impl BufferEvent {
 
     /// The input buffer, to consume from (`bufferevent_get_input`).
     /// Draining it below the read high watermark resumes reading by itself.
+    /// On socket and pair bufferevents its back is frozen, as in libevent
+    /// (statement 52): only the transport appends to it.
     pub fn input_mut(&mut self) -> &mut EvBuffer {
         &mut self.core.input
     }
@@ -142,13 +144,16 @@ impl BufferEvent {
     /// The output buffer, to append to (`bufferevent_get_output`). Bytes
     /// appended here are sent by the driver; for a filter they reach the
     /// output filter on the next drive step (use [`write`](Self::write) to
-    /// run it at once).
+    /// run it at once). On socket and pair bufferevents its front is frozen,
+    /// as in libevent (statement 52): only the transport drains it.
     pub fn output_mut(&mut self) -> &mut EvBuffer {
         &mut self.core.output
     }
 
     /// Removes up to `buf.len()` bytes from the input into `buf`
     /// (`bufferevent_read`). Returns how many; 0 when the input is empty.
+    /// It cannot fail (libevent 2.1.12 returns `(size_t)-1` when the remove
+    /// fails: statement 54).
     pub fn read(&mut self, buf: &mut [u8]) -> usize {
         self.core.input.remove(buf).unwrap_or(0)
     }
@@ -297,7 +302,9 @@ impl BufferEvent {
 
     /// `bufferevent_flush(bev, EV_WRITE, mode)`.
     ///
-    /// * `Normal`: run filters as usual (for a pair, a no-op: statement 68).
+    /// * `Normal`: run filters as usual (for a pair, a no-op, as in
+    ///   libevent's source; its book says it forces the transfer:
+    ///   statement 68).
     /// * `Flush`: push everything written so far through every filter and
     ///   down to the transport, ignoring watermarks and disabled writing.
     /// * `Finished`: like `Flush`, and no more data follows: filters emit

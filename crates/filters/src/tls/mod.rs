@@ -28,6 +28,9 @@
 //!   OpenSSL stalled reads under watermarks); ciphertext is only fed to rustls while the
 //!   `dst_limit` has room, so one call exceeds it by at most the records decrypted in its last
 //!   step (statement 84's "up to one record").
+//! * While the peer is silent (a server delaying its handshake) the filters are not called:
+//!   the bufferevent waits for the socket, it does not poll (statement 85; a test counts 11
+//!   filter calls for a one-second delay, libevent's test allows 100 reads and writes).
 
 mod config;
 mod input;
