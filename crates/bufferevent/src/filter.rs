@@ -118,6 +118,12 @@ pub trait Filter: Send {
 pub enum FilterEvent {
     /// A handshake completed: reported as [`Events::CONNECTED`](crate::Events::CONNECTED)
     /// (`BEV_EVENT_CONNECTED`).
+    ///
+    /// A filter bufferevent also forwards the `CONNECTED` of an underlying
+    /// that was still connecting (libevent's filters do too), so a TLS
+    /// filter stacked on a connecting socket reports `CONNECTED` twice: once
+    /// for TCP, once for the handshake. To see only the handshake, stack it
+    /// after [`BufferEvent::connected`](crate::BufferEvent::connected).
     Connected,
     /// The stream ended cleanly inside the filter (a TLS `close_notify`):
     /// reported as `EOF|READING` after the input produced so far.
