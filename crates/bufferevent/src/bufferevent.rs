@@ -79,6 +79,9 @@ pub struct BufferEvent {
     pub(crate) closing: bool,
     /// The async face's flush in progress (to send `Flush` once).
     pub(crate) async_flushing: bool,
+    /// The async face's read side applied handle commands whose output is
+    /// not all sent yet: it keeps driving the write side until it is.
+    pub(crate) reader_sends: bool,
 }
 
 impl fmt::Debug for BufferEvent {
@@ -106,6 +109,7 @@ impl BufferEvent {
             closed: false,
             closing: false,
             async_flushing: false,
+            reader_sends: false,
         }
     }
 
@@ -425,7 +429,8 @@ impl BufferEvent {
 
     /// A `Send + Clone` handle to write to, flush, enable or close this
     /// bufferevent from another task or thread. Commands are applied by the
-    /// driver of this bufferevent, which they wake.
+    /// driver of this bufferevent, which they wake: [`run`](Self::run), or
+    /// the task reading from or writing to it through its async face.
     ///
     /// libevent: `BEV_OPT_THREADSAFE`, then calls from other threads.
     pub fn handle(&mut self) -> Handle {

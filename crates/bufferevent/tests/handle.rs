@@ -134,3 +134,32 @@ async fn a_producer_is_held_back_while_the_peer_does_not_read() {
     writer.join().unwrap();
     within(10, driver).await.unwrap();
 }
+
+/// A handle also wakes a bufferevent driven only by its async face's
+/// reads: commands are applied, and their output sent, by `poll_read` too.
+#[tokio::test]
+async fn a_handle_wakes_a_bufferevent_that_is_only_read_from() {
+    let (mut near, mut far) = BufferEvent::pair(Options::default());
+    let h = near.handle();
+    let reader = tokio::spawn(async move {
+        let mut got = Vec::new();
+        near.read_to_end(&mut got).await.unwrap();
+        got
+    });
+    // the reader is parked in poll_read when the commands arrive
+    tokio::task::yield_now().await;
+    h.write(&b"sent through a handle"[..]).await.unwrap();
+    let mut buf = [0u8; 21];
+    within(10, far.read_exact(&mut buf)).await.unwrap();
+    assert_eq!(&buf, b"sent through a handle");
+    // more than the partner takes at once: the rest follows as it reads
+    far.set_watermark(Dir::READ, 0, 4096).unwrap();
+    h.write(pattern(300_000)).await.unwrap();
+    let mut big = vec![0u8; 300_000];
+    within(10, far.read_exact(&mut big)).await.unwrap();
+    check_pattern(&big, 300_000);
+    use tokio::io::AsyncWriteExt;
+    far.write_all(b"reply").await.unwrap();
+    far.shutdown().await.unwrap();
+    assert_eq!(within(10, reader).await.unwrap(), b"reply");
+}

@@ -15,8 +15,8 @@
 //!   layer's write side is shut down.
 //!
 //! The read half drives only reading and the write half only writing, so
-//! `tokio::io::split` works; callbacks are not run (pending callback flags
-//! are discarded).
+//! `tokio::io::split` works (both apply [`Handle`](crate::Handle) commands);
+//! callbacks are not run (pending callback flags are discarded).
 
 use std::io;
 use std::pin::Pin;
@@ -71,6 +71,14 @@ impl AsyncRead for BufferEvent {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        // Commands from handles are applied by whichever side is polled, and
+        // the read side then sends what they wrote until it is out: a task
+        // that only reads from this bufferevent still serves its handles.
+        this.reader_sends |= this.poll_commands(cx);
+        if this.reader_sends {
+            let _ = this.poll_drain_step(cx);
+            this.reader_sends = this.output_pending();
+        }
         for _ in 0..64 {
             if !this.core.input.is_empty() {
                 let n = buf.remaining().min(this.core.input.len());
