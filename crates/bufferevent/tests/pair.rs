@@ -243,3 +243,56 @@ async fn callback_producer_and_slow_consumer_stay_within_watermarks() {
     within(120, consumer).await.unwrap();
     check_pattern(&got.lock().unwrap(), N);
 }
+
+/// Callbacks never run inside a call of yours (libevent's
+/// `BEV_OPT_DEFER_CALLBACKS`, always on): calls made from inside a callback
+/// (write, flush, trigger, trigger_event, enable) only schedule further
+/// callbacks, which the driver runs afterwards, one at a time.
+#[tokio::test]
+async fn callbacks_are_never_reentered() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let (mut a, mut b) = BufferEvent::pair(Options::default());
+    let depth = Arc::new(AtomicUsize::new(0));
+    let calls = Arc::new(AtomicUsize::new(0));
+    let (d1, d2, d3) = (depth.clone(), depth.clone(), depth.clone());
+    let (c1, c2) = (calls.clone(), calls.clone());
+    let enter = |d: &AtomicUsize| assert_eq!(d.fetch_add(1, Ordering::SeqCst), 0, "re-entered");
+    let leave = |d: &AtomicUsize| d.fetch_sub(1, Ordering::SeqCst);
+    a.enable(Dir::READ);
+    a.write(b"ping").unwrap();
+    let handler = Callbacks::new()
+        .on_read(move |bev| {
+            enter(&d1);
+            let n = c1.fetch_add(1, Ordering::SeqCst);
+            let mut buf = [0u8; 64];
+            let _ = bev.read(&mut buf);
+            if n < 20 {
+                bev.write(b"again").unwrap();
+                bev.flush(FlushMode::Flush).unwrap();
+                bev.trigger(Dir::READ | Dir::WRITE, true);
+                bev.trigger_event(Events::TIMEOUT);
+                bev.enable(Dir::READ);
+            } else {
+                bev.close();
+            }
+            leave(&d1);
+        })
+        .on_write(move |_| {
+            enter(&d2);
+            leave(&d2);
+        })
+        .on_event(move |_, _| {
+            enter(&d3);
+            c2.fetch_add(1, Ordering::SeqCst);
+            leave(&d3);
+        });
+    b.enable(Dir::READ);
+    let echo = tokio::spawn(b.run(Callbacks::new().on_read(|bev| {
+        let mut all = bufferevent::EvBuffer::new();
+        bev.read_buffer(&mut all).unwrap();
+        bev.write_buffer(&mut all).unwrap();
+    })));
+    within(10, a.run(handler)).await;
+    assert!(calls.load(Ordering::SeqCst) > 20);
+    echo.abort();
+}
