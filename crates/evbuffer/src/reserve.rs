@@ -371,8 +371,12 @@ impl<'a> Reservation<'a> {
     /// libevent: `evbuffer_commit_space` with what was written.
     #[inline]
     pub fn commit_written(self) -> Result<()> {
+        // No checks needed: the cursor never passes the reservation, and
+        // every byte before it is initialised (`written_to` records them).
+        debug_assert!(self.written <= self.len() && self.written <= self.committable());
         let n = self.written;
-        self.commit(n)
+        let first = n.min(self.lens[0]);
+        self.finish([first, n - first])
     }
 
     /// Commits `parts[i]` bytes of region `i` (already validated).
