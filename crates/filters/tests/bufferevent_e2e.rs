@@ -732,3 +732,35 @@ async fn certificate_errors_are_error_events_with_the_reason() {
     .await
     .unwrap();
 }
+
+/// The client shortcut (`client_bufferevent`: a TLS bufferevent straight over a TCP stream)
+/// against a tokio-rustls echo server: a megabyte each way, then close_notify both ways.
+#[cfg(feature = "tls")]
+#[tokio::test]
+async fn client_shortcut_against_a_tokio_rustls_echo_server() {
+    timeout(T, async {
+        let cert = common::test_cert(&["localhost"]);
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(
+            filters::tls::server_config(cert.chain.clone(), cert.key.clone_key(), &[]).unwrap(),
+        );
+        let server = tokio::spawn(async move {
+            let (tcp, _) = l.accept().await.unwrap();
+            let tls = acceptor.accept(tcp).await.unwrap();
+            let (mut r, mut w) = tokio::io::split(tls);
+            tokio::io::copy(&mut r, &mut w).await.unwrap();
+            w.shutdown().await.unwrap();
+        });
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        let config = filters::tls::client_config(cert.roots(), &[]).unwrap();
+        let bev =
+            filters::tls::client_bufferevent(tcp, config, "localhost", Options::empty()).unwrap();
+        let data = common::pseudo_random(14, 1 << 20);
+        let got = send_and_read_to_end(bev, &data).await;
+        assert!(got == data, "{} of {} bytes", got.len(), data.len());
+        server.await.unwrap();
+    })
+    .await
+    .unwrap();
+}
