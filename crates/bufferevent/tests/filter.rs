@@ -752,3 +752,36 @@ async fn async_shutdown_drains_megabytes_and_trailers_through_two_filters() {
     assert_eq!(&wire[N..], b"<top><mid>");
     check_pattern(&wire[..N], N);
 }
+
+/// A close waiting for an output filter (a TLS handshake whose peer never answers) is
+/// bounded by the write timeout: the pending close counts as pending output.
+#[tokio::test(start_paused = true)]
+async fn a_close_waiting_for_the_output_filter_is_bounded_by_the_write_timeout() {
+    let (near, _far) = BufferEvent::pair(Options::default());
+    let gate = Gate::default();
+    let mut f = BufferEvent::filter(
+        near,
+        GateIn(gate.clone()),
+        GateOut(gate),
+        Options::default(),
+    );
+    f.set_timeouts(None, Some(std::time::Duration::from_secs(2)));
+    f.write(b"never sent").unwrap();
+    f.close_gracefully();
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let e2 = events.clone();
+    let t0 = tokio::time::Instant::now();
+    within(
+        10,
+        f.run(Callbacks::new().on_event(move |bev, what| {
+            e2.lock().unwrap().push(what);
+            bev.close();
+        })),
+    )
+    .await;
+    assert_eq!(
+        *events.lock().unwrap(),
+        vec![Events::TIMEOUT | Events::WRITING]
+    );
+    assert_eq!(t0.elapsed(), std::time::Duration::from_secs(2));
+}
