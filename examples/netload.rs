@@ -162,6 +162,7 @@ struct FrameReader {
     buf: Vec<u8>,
     filled: usize,
     check: FrameChecker,
+    progress: Option<Arc<AtomicU64>>,
 }
 
 impl FrameReader {
@@ -170,6 +171,7 @@ impl FrameReader {
             buf: vec![0; cap.max(2 * HEAD.len())],
             filled: 0,
             check: FrameChecker::new(),
+            progress: None,
         }
     }
 
@@ -195,9 +197,39 @@ impl FrameReader {
             let used = self.check.feed(&self.buf[..self.filled])?;
             self.buf.copy_within(used..self.filled, 0);
             self.filled -= used;
+            if let Some(p) = &self.progress {
+                p.store(self.check.payload, Ordering::Relaxed);
+            }
         }
         Ok(())
     }
+}
+
+/// Bytes each streaming connection has got back so far, and how many it
+/// waits for: printed when a workload times out, to show which connection
+/// stalled.
+static PROGRESS: std::sync::Mutex<Vec<(Arc<AtomicU64>, u64)>> = std::sync::Mutex::new(Vec::new());
+
+/// A counter for one connection expecting `total` bytes back.
+fn progress(total: u64) -> Arc<AtomicU64> {
+    let c = Arc::new(AtomicU64::new(0));
+    PROGRESS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push((c.clone(), total));
+    c
+}
+
+fn progress_report() -> String {
+    let p = PROGRESS.lock().unwrap_or_else(|e| e.into_inner());
+    if p.is_empty() {
+        return String::new();
+    }
+    let parts: Vec<String> = p
+        .iter()
+        .map(|(c, total)| format!("{}/{total}", c.load(Ordering::Relaxed)))
+        .collect();
+    format!("; bytes back per connection: {}", parts.join(", "))
 }
 
 /// Where the server is, and how long the whole workload may take.
@@ -597,6 +629,7 @@ async fn n2(t: &Target, conns: usize, mib: u64, write: usize) -> Res<Report> {
                 let (mut r, w) = s.into_split();
                 let writer = tokio::spawn(write_pattern(w, total, write));
                 let mut rd = FrameReader::new(256 * 1024);
+                rd.progress = Some(progress(total));
                 rd.read_until(&mut r, total).await?;
                 writer.await.map_err(|e| format!("writer failed: {e}"))??;
                 Ok(rd.check.frames)
@@ -707,6 +740,7 @@ async fn n3(t: &Target, conns: usize, mib: u64, write: usize) -> Res<Report> {
                 let mut inbuf = vec![0u8; 256 * 1024];
                 let mut out = vec![0u8; 256 * 1024];
                 let (mut got, mut wire) = (0usize, 0u64);
+                let counter = progress(data.len() as u64);
                 while got < data.len() {
                     let n = r.read(&mut inbuf).await?;
                     if n == 0 {
@@ -733,6 +767,7 @@ async fn n3(t: &Target, conns: usize, mib: u64, write: usize) -> Res<Report> {
                             .into());
                         }
                         got += made;
+                        counter.store(got as u64, Ordering::Relaxed);
                         if input.is_empty() && made < out.len() {
                             break;
                         }
@@ -910,6 +945,7 @@ async fn n4(
                     let writer = tokio::spawn(write_pattern(w, total, write));
                     let mut buf = vec![0u8; 256 * 1024];
                     let mut got = 0u64;
+                    let counter = progress(total);
                     while got < total {
                         let n = r.read(&mut buf).await?;
                         if n == 0 {
@@ -923,6 +959,7 @@ async fn n4(
                         }
                         verify(&buf[..n], &PATTERN, got, "TLS echo")?;
                         got += n as u64;
+                        counter.store(got, Ordering::Relaxed);
                     }
                     writer.await.map_err(|e| format!("writer failed: {e}"))??;
                     Ok(())
@@ -1335,7 +1372,13 @@ async fn run(w: Workload) -> Res<Report> {
     };
     tokio::time::timeout(Duration::from_secs(target.timeout), work)
         .await
-        .map_err(|_| format!("not done within --timeout {} s", target.timeout))?
+        .map_err(|_| {
+            format!(
+                "not done within --timeout {} s{}",
+                target.timeout,
+                progress_report()
+            )
+        })?
 }
 
 fn main() -> ExitCode {
