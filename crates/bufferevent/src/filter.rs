@@ -104,7 +104,8 @@ pub trait Filter: Send {
     }
 
     /// An event this filter asks to report, taken once; asked of both
-    /// filters after each call. Default: none.
+    /// filters after each call. Default: none. (libevent: none; its OpenSSL
+    /// bufferevent calls `bufferevent_run_eventcb_` itself.)
     fn take_event(&mut self) -> Option<FilterEvent> {
         None
     }

@@ -28,10 +28,12 @@ use crate::rate_limit::{MemberWakers, RateLimitGroup};
 /// libevent: what `bufferevent_get_max_to_read` / `_write` return, plus when to ask again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Quota {
-    /// Bytes that may move now (0 = none: the direction is suspended).
+    /// Bytes that may move now (0 = none: the direction is suspended;
+    /// libevent: the `ev_ssize_t` of `bufferevent_get_max_to_read`).
     pub bytes: usize,
     /// When asking again may give more, if `bytes` is 0 (the driver sleeps
-    /// until then; `None` means "when something else wakes the driver").
+    /// until then; `None` means "when something else wakes the driver";
+    /// libevent: its `refill_bucket_event` timer).
     pub retry_at: Option<Instant>,
 }
 
@@ -50,13 +52,16 @@ pub struct Quota {
 /// (`tokio::time::Instant::now().into_std()`), so a paused test clock
 /// drives limiters too.
 pub trait Limiter: Send {
-    /// How many bytes may be read now, at most `want`.
+    /// How many bytes may be read now, at most `want` (libevent:
+    /// `bufferevent_get_read_max_`, internal).
     fn read_quota(&mut self, want: usize, now: Instant) -> Quota;
-    /// How many bytes may be written now, at most `want`.
+    /// How many bytes may be written now, at most `want` (libevent:
+    /// `bufferevent_get_write_max_`, internal).
     fn write_quota(&mut self, want: usize, now: Instant) -> Quota;
-    /// `n` bytes were read.
+    /// `n` bytes were read (libevent: `bufferevent_decrement_read_buckets_`).
     fn consumed_read(&mut self, n: usize, now: Instant);
-    /// `n` bytes were written.
+    /// `n` bytes were written (libevent:
+    /// `bufferevent_decrement_write_buckets_`).
     fn consumed_write(&mut self, n: usize, now: Instant);
 }
 

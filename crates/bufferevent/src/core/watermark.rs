@@ -33,11 +33,12 @@ pub const DEFAULT_READ_SIZE: usize = 64 * 1024;
 pub struct Watermark {
     /// Read: the read callback waits until at least this many bytes are in
     /// the input. Write: the write callback runs once the output is at or
-    /// below this size.
+    /// below this size. (libevent: `struct event_watermark`'s `low`.)
     pub low: usize,
     /// Read: reading from the transport stops at this input size. Write:
     /// a filter stops pushing into this bufferevent's output at this size,
-    /// and the async face and handles wait.
+    /// and the async face and handles wait. (libevent: `struct
+    /// event_watermark`'s `high`.)
     pub high: usize,
 }
 
