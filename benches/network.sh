@@ -25,8 +25,9 @@
 # connections for 5 s); --quick divides them (N1 1,000 messages, N2 32 MiB,
 # N3 16 MiB, N4 16 MiB, N5 2,000 connections, N6 3 s). Single sizes can be
 # set with N1_MESSAGES, N2_MIB, N3_MIB, N4_MIB, N4_HANDSHAKES, N5_CONNS,
-# N6_SECS; NETBENCH_REV names the revision in the header (for a run from
-# an exported tree). (libevent 2.1.12 reads at most 4,096 bytes per evbuffer_read
+# N6_SECS; NETLOAD_TIMEOUT bounds each load run (default 600 s);
+# NETBENCH_REV names the revision in the header (for a run from an
+# exported tree). (libevent 2.1.12 reads at most 4,096 bytes per evbuffer_read
 # whatever bufferevent_set_max_single_read says, so there is no tuned variant.)
 #
 # Needs: cargo, cc, pkg-config, libevent-dev, zlib1g-dev, libssl-dev
@@ -60,7 +61,8 @@ else
     : "${N1_MESSAGES:=10000}" "${N2_MIB:=256}" "${N3_MIB:=64}" "${N4_MIB:=64}"
     : "${N4_HANDSHAKES:=1000}" "${N5_CONNS:=10000}" "${N6_SECS:=5}"
 fi
-LOAD_TIMEOUT=600
+: "${NETLOAD_TIMEOUT:=600}"
+LOAD_TIMEOUT=$NETLOAD_TIMEOUT
 
 log() { echo "network.sh: $*" >&2; }
 die() { log "$*"; exit 1; }
