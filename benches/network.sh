@@ -46,7 +46,7 @@ while [ $# -gt 0 ]; do
         --quick) QUICK=1 ;;
         --only) ONLY="$2"; shift ;;
         --out) OUT="$2"; shift ;;
-        -h|--help) sed -n '2,35p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
         *) echo "network.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -131,7 +131,7 @@ start_server() {
     PORT=""
     for _ in $(seq 200); do
         kill -0 "$SERVER_PID" 2>/dev/null || break
-        PORT=$(sed -n 's/^listening on port \([0-9]*\)$/\1/p' "$OUT/$tag.out" | head -n 1)
+        PORT=$(sed -n 's/^listening on port \([0-9]*\)$/\1/p' "$OUT/$tag.out" 2>/dev/null | head -n 1)
         if [ -n "$PORT" ] && { [ -z "$wait_file" ] || grep -q "BEGIN CERTIFICATE" "$wait_file" 2>/dev/null; }; then
             # our tls_echo writes its certificate after the port line
             [ -z "$wait_file" ] || sleep 0.2
