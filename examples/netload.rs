@@ -1000,18 +1000,15 @@ async fn n4(
                         // ACKs: both servers write their session tickets and
                         // the echo separately, without TCP_NODELAY.)
                         tls.shutdown().await?;
+                        // (Session tickets are taken by rustls inside this read.)
                         let mut rest = [0u8; 4096];
-                        loop {
-                            match tls.read(&mut rest).await {
-                                Ok(0) => break,
-                                Ok(n) => {
-                                    return Err(format!("{n} unexpected bytes after close").into())
-                                }
-                                // No close_notify from the server (libevent's
-                                // OpenSSL bufferevent sends none): still its end.
-                                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
-                                Err(e) => return Err(e.into()),
-                            }
+                        match tls.read(&mut rest).await {
+                            Ok(0) => {}
+                            Ok(n) => return Err(format!("{n} unexpected bytes after close").into()),
+                            // No close_notify from the server (libevent's
+                            // OpenSSL bufferevent sends none): still its end.
+                            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {}
+                            Err(e) => return Err(e.into()),
                         }
                     }
                     Ok(())
@@ -1289,7 +1286,7 @@ fn raise_nofile() -> u64 {
             }
         }
     }
-    lim.rlim_cur as u64
+    lim.rlim_cur
 }
 
 fn nofile_limit() -> u64 {
