@@ -99,6 +99,12 @@ pub trait Filter: Send {
     /// although the user wrote nothing (libevent cannot: it makes TLS a
     /// bufferevent of its own). Asked after the filter bufferevent is
     /// created and after every call of either filter. Default `false`.
+    ///
+    /// For an input filter: true when it holds input of its own that a call
+    /// with an empty `src` would turn into bytes in `dst` (input held back
+    /// by `limit`, as in a chain of filters). The filter bufferevent then
+    /// calls it again once the user drained its input, although the
+    /// underlying's input is empty (statement 57).
     fn wants_write(&self) -> bool {
         false
     }

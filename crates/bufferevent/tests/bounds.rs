@@ -198,3 +198,123 @@ async fn a_pair_end_stops_at_its_bound() {
     near.set_watermark(Dir::READ, 0, 50_000).unwrap();
     check_flood(near, far, 50_000, 0, 1).await;
 }
+
+/// A two-stage input filter, like `filters::Chain` with an unlimited first
+/// stage: every call moves all of `src` into its own buffer, then expands
+/// from there by `k` within the limit. Once the peer has gone quiet the
+/// underlying's input is empty and the rest waits inside the filter, which
+/// says so with `wants_write`.
+struct Staged {
+    k: usize,
+    held: EvBuffer,
+}
+
+impl bufferevent::Filter for Staged {
+    fn process(
+        &mut self,
+        src: &mut EvBuffer,
+        dst: &mut EvBuffer,
+        limit: Option<usize>,
+        mode: FlushMode,
+    ) -> FilterResult {
+        let moved = src.len();
+        src.remove_into(&mut self.held, moved)?;
+        let st = expander(self.k)(&mut self.held, dst, limit, mode)?;
+        Ok(if moved > 0 { FilterStatus::Ok } else { st })
+    }
+
+    fn wants_write(&self) -> bool {
+        !self.held.is_empty()
+    }
+}
+
+/// The peer sends `sent` bytes that the input filter turns into
+/// `sent * expand`, more than the default input bound, then goes quiet
+/// without closing; the reader drains in its read callback. Everything must
+/// arrive without new network input (statement 57 for the default bound, as
+/// for a read high watermark: the zlib echo stall after 2d2dd80).
+async fn check_quiet_peer(
+    bev: BufferEvent,
+    mut peer: tokio::net::TcpStream,
+    sent: usize,
+    expand: usize,
+) {
+    let total = Arc::new(AtomicUsize::new(0));
+    let t1 = total.clone();
+    let mut bev = bev;
+    bev.enable(Dir::READ);
+    let data = pattern(1 << 20);
+    let server = tokio::spawn(
+        bev.run(
+            Callbacks::new()
+                .on_read(move |bev| {
+                    let mut all = EvBuffer::new();
+                    bev.read_buffer(&mut all).unwrap();
+                    let at = t1.load(Ordering::Relaxed);
+                    let mut i = at;
+                    for e in all.peek(..) {
+                        for &b in e {
+                            assert_eq!(b, data[(i / expand) % data.len()], "byte {i} differs");
+                            i += 1;
+                        }
+                    }
+                    t1.store(i, Ordering::Relaxed);
+                })
+                .on_event(|bev, what| {
+                    assert!(!what.contains(Events::ERROR), "{what:?}: {:?}", bev.error());
+                    if what.contains(Events::EOF) {
+                        bev.close();
+                    }
+                }),
+        ),
+    );
+    let src = pattern(1 << 20);
+    let mut off = 0;
+    while off < sent {
+        let n = (sent - off).min(src.len() - off % src.len());
+        let at = off % src.len();
+        within(60, peer.write_all(&src[at..at + n])).await.unwrap();
+        off += n;
+    }
+    // the peer is quiet now, the connection stays open
+    let want = sent * expand;
+    let done = tokio::time::timeout(Duration::from_secs(30), async {
+        while total.load(Ordering::Relaxed) < want {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    let got = total.load(Ordering::Relaxed);
+    assert!(done.is_ok(), "stalled: {got} of {want} bytes arrived");
+    assert_eq!(got, want, "bytes added");
+    drop(peer);
+    within(30, server).await.unwrap();
+}
+
+#[tokio::test]
+async fn an_expanding_filter_delivers_everything_from_a_quiet_peer() {
+    let (peer, server) = tcp_pair().await;
+    let under = BufferEvent::socket(server, Options::default());
+    let bev = BufferEvent::filter(under, expander(8), PassThrough, Options::default());
+    check_quiet_peer(bev, peer, 3 << 20, 8).await;
+}
+
+#[tokio::test]
+async fn a_pass_through_filter_delivers_everything_from_a_quiet_peer() {
+    let (peer, server) = tcp_pair().await;
+    let under = BufferEvent::socket(server, Options::default());
+    let bev = BufferEvent::filter(under, PassThrough, PassThrough, Options::default());
+    check_quiet_peer(bev, peer, 3 * DEFAULT_MAX_INPUT, 1).await;
+}
+
+#[tokio::test]
+async fn a_filter_holding_input_delivers_everything_from_a_quiet_peer() {
+    let (peer, server) = tcp_pair().await;
+    let under = BufferEvent::socket(server, Options::default());
+    let staged = Staged {
+        k: 8,
+        held: EvBuffer::new(),
+    };
+    let bev = BufferEvent::filter(under, staged, PassThrough, Options::default());
+    check_quiet_peer(bev, peer, 3 << 20, 8).await;
+}

@@ -19,6 +19,10 @@
 //! * the input filter's `limit` is never unlimited: without a read high
 //!   watermark it is the room below the default input bound (libevent passes
 //!   -1: statement 56), so a peer cannot grow the input past its bound;
+//! * input held back by that limit, in the underlying's input or inside the
+//!   input filter ([`Filter::wants_write`]), is filtered again as soon as the
+//!   user drains, without new network input (statement 57), for the default
+//!   bound as for a read high watermark;
 //! * a graceful close drains through every layer (#616), and waits for an
 //!   output filter that still has something to say after `Finished` (a TLS
 //!   filter whose handshake is still running: its buffered plaintext and
@@ -188,7 +192,13 @@ impl FilterBackend {
                 break InStop::Blocked;
             }
             let src_len = self.under.core.input.len();
-            if src_len == 0 || self.in_need_more_at == Some(src_len) {
+            // Input the filter holds itself (a `Chain` whose first stage
+            // took all of the underlying's input while the limit held the
+            // last one back) is waiting input too: it is run over it once
+            // the user drained, although the underlying's input is empty
+            // and no new network input comes (statement 57).
+            if (src_len == 0 && !self.input.wants_write()) || self.in_need_more_at == Some(src_len)
+            {
                 break InStop::Drained;
             }
             // Statement 56: the room below the read high watermark. Without
