@@ -19,7 +19,6 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::Parser;
 use evstack::seed::{self, filter_server};
@@ -56,37 +55,17 @@ struct Args {
     quiet: bool,
 }
 
-fn secs(s: u64) -> Option<Duration> {
-    (s > 0).then(|| Duration::from_secs(s))
-}
-
 fn main() -> ExitCode {
     let args = Args::parse();
     seed::init_logging(args.quiet);
     let opts = filter_server::options().max_connections(args.max_connections);
-    let listener = match filter_server::bind(SocketAddr::new(args.bind, args.port), &opts) {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("filter_server: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let port = listener.local_addr().as_inet().map_or(0, |a| a.port());
-    let rt = match seed::runtime(args.threads) {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("filter_server: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    println!("listening on port {port}");
+    let bound = filter_server::bind(SocketAddr::new(args.bind, args.port), &opts);
     let config = filter_server::Config {
         echo: args.echo,
-        read_timeout: secs(args.timeout),
-        write_timeout: secs(args.write_timeout),
+        read_timeout: seed::secs(args.timeout),
+        write_timeout: seed::secs(args.write_timeout),
     };
-    rt.block_on(async {
-        let _server = filter_server::serve(listener, config);
-        std::future::pending::<ExitCode>().await
+    seed::serve_forever("filter_server", bound, args.threads, |l| {
+        filter_server::serve(l, config)
     })
 }

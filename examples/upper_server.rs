@@ -16,7 +16,6 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::Parser;
 use evstack::seed::{self, upper_server};
@@ -50,36 +49,16 @@ struct Args {
     quiet: bool,
 }
 
-fn secs(s: u64) -> Option<Duration> {
-    (s > 0).then(|| Duration::from_secs(s))
-}
-
 fn main() -> ExitCode {
     let args = Args::parse();
     seed::init_logging(args.quiet);
     let opts = upper_server::options().max_connections(args.max_connections);
-    let listener = match upper_server::bind(SocketAddr::new(args.bind, args.port), &opts) {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("upper_server: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let port = listener.local_addr().as_inet().map_or(0, |a| a.port());
-    let rt = match seed::runtime(args.threads) {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("upper_server: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    println!("listening on port {port}");
+    let bound = upper_server::bind(SocketAddr::new(args.bind, args.port), &opts);
     let config = upper_server::Config {
-        idle_timeout: secs(args.timeout),
-        write_timeout: secs(args.write_timeout),
+        idle_timeout: seed::secs(args.timeout),
+        write_timeout: seed::secs(args.write_timeout),
     };
-    rt.block_on(async {
-        let _server = upper_server::serve(listener, config);
-        std::future::pending::<ExitCode>().await
+    seed::serve_forever("upper_server", bound, args.threads, |l| {
+        upper_server::serve(l, config)
     })
 }

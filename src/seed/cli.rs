@@ -38,3 +38,43 @@ pub fn runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
     };
     b.enable_all().build()
 }
+
+/// An option given in whole seconds, where `0` means "never" (the examples'
+/// `--timeout` / `--write-timeout`).
+pub fn secs(s: u64) -> Option<std::time::Duration> {
+    (s > 0).then(|| std::time::Duration::from_secs(s))
+}
+
+/// The `main` the seed's servers share once their options are parsed: bind
+/// (a failure is reported on stderr under the program's `name`), start the
+/// runtime with `threads`, print `listening on port N` as the first stdout
+/// line, then `serve` until the process is stopped.
+pub fn serve_forever<H>(
+    name: &str,
+    bound: Result<listener::Listener, listener::Error>,
+    threads: usize,
+    serve: impl FnOnce(listener::Listener) -> H,
+) -> std::process::ExitCode {
+    use std::process::ExitCode;
+    let listener = match bound {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("{name}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let port = listener.local_addr().as_inet().map_or(0, |a| a.port());
+    let rt = match runtime(threads) {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("{name}: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("listening on port {port}");
+    rt.block_on(async {
+        // Keep the server's handle alive: dropping it stops accepting.
+        let _server = serve(listener);
+        std::future::pending::<ExitCode>().await
+    })
+}

@@ -65,7 +65,7 @@ pub mod upper_server;
 mod cli;
 mod conn;
 
-pub use cli::{init_logging, runtime};
+pub use cli::{init_logging, runtime, secs, serve_forever};
 
 /// The filter server's port in the seed (3.1, 3.2).
 pub const FILTER_SERVER_PORT: u16 = 15000;
