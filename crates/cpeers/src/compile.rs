@@ -140,14 +140,44 @@ fn pkg_config_flags(name: &str) -> Result<Vec<String>, BuildError> {
         .output()
         .map_err(|source| BuildError::PkgConfigMissing { source })?;
     if !out.status.success() {
-        return Err(BuildError::LibeventMissing {
-            stderr: lossy_capped(&out.stderr, 4 * 1024).trim().to_owned(),
+        let extra = extra.map_or(&[][..], |(_, pkgs)| *pkgs);
+        let mut modules = vec!["libevent"];
+        let mut install = vec!["libevent-dev"];
+        for pkg in extra {
+            modules.push(pkg);
+            install.push(match *pkg {
+                "zlib" => "zlib1g-dev",
+                "libevent_openssl" => continue,
+                "openssl" => "libssl-dev",
+                other => other,
+            });
+        }
+        return Err(BuildError::PackagesMissing {
+            modules: modules.join(", "),
+            install: install.join(" "),
+            stderr: pkg_config_reason(&lossy_capped(&out.stderr, 4 * 1024)),
         });
     }
     Ok(String::from_utf8_lossy(&out.stdout)
         .split_whitespace()
         .map(str::to_owned)
         .collect())
+}
+
+/// pkg-config explains a missing module in several lines; keep the names
+/// of the missing modules, on one line ("libevent, zlib not found").
+fn pkg_config_reason(stderr: &str) -> String {
+    let mut missing: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("not found"))
+        .filter_map(|l| l.split('\'').nth(1))
+        .collect();
+    missing.dedup();
+    if missing.is_empty() {
+        stderr.lines().next().unwrap_or("").trim().to_owned()
+    } else {
+        format!("{} not found", missing.join(", "))
+    }
 }
 
 fn lossy_capped(bytes: &[u8], cap: usize) -> String {
@@ -180,6 +210,18 @@ mod tests {
     fn out_dir_is_under_the_profile_dir() {
         let dir = default_out_dir();
         assert!(dir.ends_with("cpeers"), "{}", dir.display());
+    }
+
+    #[test]
+    fn pkg_config_reason_is_one_line() {
+        let stderr = "Package libevent was not found in the pkg-config search path.\n\
+                      Perhaps you should add the directory containing `libevent.pc'\n\
+                      to the PKG_CONFIG_PATH environment variable\n\
+                      Package 'libevent', required by 'virtual:world', not found\n\
+                      Package 'zlib', required by 'virtual:world', not found\n";
+        assert_eq!(pkg_config_reason(stderr), "libevent, zlib not found");
+        assert_eq!(pkg_config_reason("odd\nmore"), "odd");
+        assert_eq!(pkg_config_reason(""), "");
     }
 
     #[test]

@@ -25,9 +25,14 @@ pub enum BuildError {
         /// What the OS said.
         source: io::Error,
     },
-    /// `pkg-config` ran but does not know libevent.
-    #[error("pkg-config cannot find libevent: {stderr}; install it: apt-get install libevent-dev")]
-    LibeventMissing {
+    /// `pkg-config` ran but does not know a library the program needs
+    /// (libevent, or zlib/OpenSSL for the zlib and TLS echo servers).
+    #[error("needs {modules} (apt-get install {install}); pkg-config: {stderr}")]
+    PackagesMissing {
+        /// The pkg-config modules asked for.
+        modules: String,
+        /// The Debian packages that provide them.
+        install: String,
         /// What pkg-config printed.
         stderr: String,
     },
@@ -59,6 +64,19 @@ pub enum BuildError {
         /// What the OS said.
         source: io::Error,
     },
+}
+
+impl BuildError {
+    /// True when the cause is a tool or library missing from the machine
+    /// (as opposed to a broken source or a full disk): tests skip on it.
+    pub fn is_missing_tool(&self) -> bool {
+        matches!(
+            self,
+            BuildError::PkgConfigMissing { .. }
+                | BuildError::PackagesMissing { .. }
+                | BuildError::CompilerMissing { .. }
+        )
+    }
 }
 
 /// Why a [`Peer`](crate::Peer) could not be started.

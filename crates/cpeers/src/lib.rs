@@ -41,7 +41,9 @@
 mod compile;
 mod error;
 mod peer;
+mod tools;
 
 pub use compile::{build, build_in, default_out_dir, source, PROGRAMS};
 pub use error::{BuildError, PeerError};
 pub use peer::{Peer, MAX_CAPTURE};
+pub use tools::{build_or_skip, have_command, skip, tools_required, REQUIRE_ENV};
