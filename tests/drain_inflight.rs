@@ -34,7 +34,15 @@ fn sigterm_finishes_in_flight_replies_and_cuts_at_the_deadline() {
     let mut server = start_server(
         &exe,
         &sock,
-        &["--echo", "--reply-delay-ms", "1000", "--drain-deadline", "3", "--timeout", "0"],
+        &[
+            "--echo",
+            "--reply-delay-ms",
+            "1000",
+            "--drain-deadline",
+            "3",
+            "--timeout",
+            "0",
+        ],
         "filter_server",
     );
     drop(sock); // the server's socket only: closing it refuses new clients
@@ -100,10 +108,15 @@ fn sigterm_finishes_in_flight_replies_and_cuts_at_the_deadline() {
         c.read_to_end(&mut rest).unwrap();
         assert!(rest.is_empty());
     }
-    let status = server.wait_exit(LONG).expect("the server exits after the deadline");
+    let status = server
+        .wait_exit(LONG)
+        .expect("the server exits after the deadline");
     let exited = Instant::now();
     assert!(status.success(), "{status}");
-    assert!(last_reply <= exited, "every reply arrived before the server exited");
+    assert!(
+        last_reply <= exited,
+        "every reply arrived before the server exited"
+    );
     let out = server.output();
     assert_eq!(
         drain_counts(&out),
@@ -111,7 +124,11 @@ fn sigterm_finishes_in_flight_replies_and_cuts_at_the_deadline() {
         "drain report:\n{}",
         tail(&out)
     );
-    assert!(out.contains("reason=cut at the drain deadline"), "{}", tail(&out));
+    assert!(
+        out.contains("reason=cut at the drain deadline"),
+        "{}",
+        tail(&out)
+    );
     let (_, sent) = hog_writer.join().unwrap();
     eprintln!(
         "drain: {} in-flight replies complete {:.2} s after SIGTERM; exit after {:.2} s \

@@ -26,12 +26,25 @@ fn behind_haproxy(send: &str, accept: &str) {
         .iter()
         .enumerate()
         .map(|(i, s)| {
-            start_server(&exe, s, &["--echo", "--proxy-protocol", accept], &format!("server {i}"))
+            start_server(
+                &exe,
+                s,
+                &["--echo", "--proxy-protocol", accept],
+                &format!("server {i}"),
+            )
         })
         .collect();
-    let ports: Vec<u16> = socks.iter().map(|s| s.local_addr().unwrap().port()).collect();
+    let ports: Vec<u16> = socks
+        .iter()
+        .map(|s| s.local_addr().unwrap().port())
+        .collect();
     let front = free_port();
-    let _lb = start_haproxy(&haproxy, &haproxy_config(front, &ports, send), front, accept);
+    let _lb = start_haproxy(
+        &haproxy,
+        &haproxy_config(front, &ports, send),
+        front,
+        accept,
+    );
     let to: SocketAddr = ([127, 0, 0, 1], front).into();
 
     let mut clients = Vec::new();
@@ -46,7 +59,10 @@ fn behind_haproxy(send: &str, accept: &str) {
     let mut seen: HashMap<SocketAddr, usize> = HashMap::new();
     for (i, s) in servers.iter_mut().enumerate() {
         s.terminate();
-        assert!(s.wait_exit(LONG).is_some_and(|st| st.success()), "server {i} exits");
+        assert!(
+            s.wait_exit(LONG).is_some_and(|st| st.success()),
+            "server {i} exits"
+        );
         let log = s.output();
         let mine = logged_clients(&log);
         let from_clients = mine.iter().filter(|a| clients.contains(a)).count();

@@ -35,7 +35,11 @@ struct Tally {
 }
 
 /// Runs the load against `to` until `stop`, then returns what it saw.
-fn load(to: SocketAddr, stop: Arc<AtomicBool>, tag: &'static str) -> std::thread::JoinHandle<Tally> {
+fn load(
+    to: SocketAddr,
+    stop: Arc<AtomicBool>,
+    tag: &'static str,
+) -> std::thread::JoinHandle<Tally> {
     std::thread::spawn(move || {
         let tally = Arc::new(Mutex::new(Tally::default()));
         let interval = Duration::from_secs(1) * WORKERS as u32 / RATE;
@@ -115,16 +119,33 @@ fn rolling_restart_behind_haproxy_loses_nothing() {
         .enumerate()
         .map(|(i, s)| start_server(&exe, s, &args, &format!("backend {i}")))
         .collect();
-    let ports: Vec<u16> = socks.iter().map(|s| s.local_addr().unwrap().port()).collect();
+    let ports: Vec<u16> = socks
+        .iter()
+        .map(|s| s.local_addr().unwrap().port())
+        .collect();
     let front = free_port();
-    let _lb = start_haproxy(&haproxy, &haproxy_config(front, &ports, "send-proxy-v2"), front, "rolling");
+    let _lb = start_haproxy(
+        &haproxy,
+        &haproxy_config(front, &ports, "send-proxy-v2"),
+        front,
+        "rolling",
+    );
     let to: SocketAddr = ([127, 0, 0, 1], front).into();
+
+    // Seconds of load per phase; 3 in CI, more by hand
+    // (EVSTACK_LOAD_SECS=30).
+    let secs: u64 = std::env::var("EVSTACK_LOAD_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3)
+        .clamp(1, 120);
+    let phase = Duration::from_secs(secs);
 
     // Without restarts.
     let stop = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
     let baseline = load(to, Arc::clone(&stop), "steady");
-    std::thread::sleep(Duration::from_secs(3));
+    std::thread::sleep(phase);
     stop.store(true, Ordering::Release);
     let mut baseline = baseline.join().unwrap();
     let baseline_secs = started.elapsed().as_secs_f64();
@@ -133,19 +154,22 @@ fn rolling_restart_behind_haproxy_loses_nothing() {
     let stop = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
     let during = load(to, Arc::clone(&stop), "rolling");
-    std::thread::sleep(Duration::from_millis(500));
+    std::thread::sleep(phase / 6);
     let mut drains = Vec::new();
     for (i, sock) in socks.iter().enumerate() {
         let new = start_server(&exe, sock, &args, &format!("backend {i} (new)"));
         let mut old = std::mem::replace(&mut servers[i], new);
         old.terminate();
-        let status = old.wait_exit(LONG).expect("the old backend exits once drained");
+        let status = old
+            .wait_exit(LONG)
+            .expect("the old backend exits once drained");
         assert!(status.success(), "{status}");
         let out = old.output();
-        let counts = drain_counts(&out).unwrap_or_else(|| panic!("no drain report:\n{}", tail(&out)));
+        let counts =
+            drain_counts(&out).unwrap_or_else(|| panic!("no drain report:\n{}", tail(&out)));
         assert_eq!(counts.1, 0, "backend {i} cut connections:\n{}", tail(&out));
         drains.push(counts.0);
-        std::thread::sleep(Duration::from_millis(700));
+        std::thread::sleep(phase / 4);
     }
     stop.store(true, Ordering::Release);
     let mut during = during.join().unwrap();
@@ -155,7 +179,11 @@ fn rolling_restart_behind_haproxy_loses_nothing() {
     let b = report("rolling restart of 3 backends", &mut during, during_secs);
     eprintln!("{a}\n{b}\nconnections drained by the old backends: {drains:?}");
     for t in [&baseline, &during] {
-        assert!(t.failed.is_empty(), "failed requests: {:#?}", &t.failed[..t.failed.len().min(10)]);
+        assert!(
+            t.failed.is_empty(),
+            "failed requests: {:#?}",
+            &t.failed[..t.failed.len().min(10)]
+        );
         assert_eq!(t.ok, t.sent, "every request sent was answered");
         assert!(t.sent > 0);
     }

@@ -48,7 +48,11 @@ pub fn haproxy() -> Option<PathBuf> {
 /// builds the examples before running tests).
 pub fn filter_server() -> Option<PathBuf> {
     let exe = std::env::current_exe().ok()?;
-    let path = exe.parent()?.parent()?.join("examples").join("filter_server");
+    let path = exe
+        .parent()?
+        .parent()?
+        .join("examples")
+        .join("filter_server");
     if path.is_file() {
         Some(path)
     } else {
@@ -132,7 +136,11 @@ impl Proc {
             }
             let now = Instant::now();
             if c.closed || now >= end {
-                panic!("{}: expected output not seen; got:\n{}", self.name, tail(&c.text));
+                panic!(
+                    "{}: expected output not seen; got:\n{}",
+                    self.name,
+                    tail(&c.text)
+                );
             }
             c = cv.wait_timeout(c, end - now).unwrap().0;
         }
@@ -140,7 +148,9 @@ impl Proc {
 
     /// The port from the `listening on port N` line.
     pub fn port(&self) -> u16 {
-        let out = self.wait_for(LONG, |s| s.contains("listening on port ") && s.contains('\n'));
+        let out = self.wait_for(LONG, |s| {
+            s.contains("listening on port ") && s.contains('\n')
+        });
         out.lines()
             .find_map(|l| l.strip_prefix("listening on port "))
             .and_then(|p| p.trim().parse().ok())
@@ -207,14 +217,22 @@ pub fn start_server(exe: &Path, sock: &TcpListener, args: &[&str], name: &str) -
     let cmd = listener::activation::successor_command(exe, &all, sock).unwrap();
     let p = Proc::spawn(name, cmd);
     let port = p.port();
-    assert_eq!(port, sock.local_addr().unwrap().port(), "served the inherited socket");
+    assert_eq!(
+        port,
+        sock.local_addr().unwrap().port(),
+        "served the inherited socket"
+    );
     p
 }
 
 /// A port that was free a moment ago (for HAProxy's frontend, which binds
 /// its own socket).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// The HAProxy configuration the tests use (and the README shows): TCP
@@ -276,10 +294,15 @@ pub fn echo_reply(request: &[u8]) -> Vec<u8> {
 /// One request on a new connection from a fresh source port: sends
 /// `request`, reads the echo reply up to the frame's end, checks it byte
 /// for byte. Returns the client's source address, or why it failed.
-pub fn request_once(to: SocketAddr, request: &[u8], within: Duration) -> Result<SocketAddr, String> {
+pub fn request_once(
+    to: SocketAddr,
+    request: &[u8],
+    within: Duration,
+) -> Result<SocketAddr, String> {
     let mut c = TcpStream::connect_timeout(&to, within).map_err(|e| format!("connect: {e}"))?;
     let me = c.local_addr().map_err(|e| e.to_string())?;
-    c.set_read_timeout(Some(within)).map_err(|e| e.to_string())?;
+    c.set_read_timeout(Some(within))
+        .map_err(|e| e.to_string())?;
     c.set_nodelay(true).map_err(|e| e.to_string())?;
     c.write_all(request).map_err(|e| format!("write: {e}"))?;
     let want = echo_reply(request);
