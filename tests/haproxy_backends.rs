@@ -93,3 +93,66 @@ fn proxy_v2_behind_haproxy() {
 fn proxy_v1_behind_haproxy() {
     behind_haproxy("send-proxy", "v1");
 }
+
+/// Without HAProxy: a connection whose PROXY header does not complete in
+/// time is closed even with no read timeout, and one that sends something
+/// else is closed at once; both without a byte of reply.
+#[test]
+fn slow_or_missing_proxy_header_is_closed() {
+    use evstack::seed::filter_server::{self, ProxyProtocol};
+    use filters::proxy::Accept;
+    use std::io::{Read, Write};
+    use std::time::{Duration, Instant};
+
+    // The server on a runtime of its own, for 10 s at most.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let server = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let listener =
+                filter_server::bind("127.0.0.1:0".parse().unwrap(), &filter_server::options())
+                    .unwrap();
+            tx.send(listener.local_addr().as_inet().unwrap().port())
+                .unwrap();
+            let config = filter_server::Config {
+                echo: true,
+                read_timeout: None,
+                proxy: Some(ProxyProtocol {
+                    accept: Accept::V2,
+                    header_timeout: Duration::from_millis(300),
+                }),
+                ..Default::default()
+            };
+            let _server = filter_server::serve(listener, config);
+            tokio::time::sleep(Duration::from_secs(10)).await;
+        });
+    });
+    let port = rx.recv().unwrap();
+
+    for (bytes, within) in [
+        (&b"\r\n\r\n\0\r\nQU"[..], Duration::from_secs(5)),
+        (
+            &b"PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r\nhello"[..],
+            Duration::from_secs(1),
+        ),
+    ] {
+        let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        c.set_read_timeout(Some(within)).unwrap();
+        let t = Instant::now();
+        c.write_all(bytes).unwrap();
+        let mut rest = Vec::new();
+        let r = c.read_to_end(&mut rest);
+        assert!(
+            r.is_ok()
+                || r.as_ref()
+                    .is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionReset),
+            "closed, not timed out: {r:?} after {:?}",
+            t.elapsed()
+        );
+        assert!(rest.is_empty(), "no reply: {rest:?}");
+    }
+    drop(server); // detached: ends by itself
+}
