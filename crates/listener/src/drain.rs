@@ -44,7 +44,7 @@ pub struct DrainReport {
     pub drained: usize,
     /// Connections still open at the deadline, told to close at once.
     pub cut: usize,
-    /// Cut connections that had not closed [a second](CUT_GRACE) later
+    /// Cut connections that had not closed a second later
     /// (a connection ignoring its guard).
     pub stuck: usize,
     /// From [`Drain::start`] to the report.
