@@ -78,3 +78,94 @@ pub fn serve_forever<H>(
         std::future::pending::<ExitCode>().await
     })
 }
+
+/// The listening socket: the one inherited through socket activation
+/// (`LISTEN_PID`/`LISTEN_FDS`, as systemd or a predecessor process passes
+/// it) if there is one, otherwise a new one bound to `addr`. The flag says
+/// which.
+pub(crate) fn bind_or_inherit(
+    addr: std::net::SocketAddr,
+    opts: &listener::Options,
+) -> Result<(listener::Listener, bool), listener::Error> {
+    let mut inherited = listener::Listener::activated(opts)?.into_iter();
+    match inherited.next() {
+        Some(l) => {
+            if inherited.len() > 0 {
+                tracing::warn!(
+                    extra = inherited.len(),
+                    "more than one inherited socket: serving the first"
+                );
+            }
+            Ok((l, true))
+        }
+        None => Ok((listener::Listener::bind(addr, opts)?, false)),
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT (a process manager's stop, or Ctrl-C),
+/// with the signal's name.
+async fn stop_signal() -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+    let term = signal(SignalKind::terminate());
+    let int = signal(SignalKind::interrupt());
+    match (term, int) {
+        (Ok(mut term), Ok(mut int)) => tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        },
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::error!(error = %e, "cannot watch for SIGTERM/SIGINT: stop only by SIGKILL");
+            std::future::pending().await
+        }
+    }
+}
+
+/// Like [`serve_forever`], but the server stops gracefully: on SIGTERM or
+/// SIGINT (or when something else starts the drain given to `serve`) it
+/// stops accepting, lets every connection finish (see
+/// [`Drain`](listener::Drain)), cuts what is left after `deadline`, prints
+/// `drained: ...` with the counts as its last stdout line, and exits.
+pub(crate) fn serve_until_drained(
+    name: &str,
+    bound: Result<(listener::Listener, bool), listener::Error>,
+    threads: usize,
+    deadline: Option<std::time::Duration>,
+    serve: impl FnOnce(listener::Listener, listener::Drain) -> listener::ListenerHandle,
+) -> std::process::ExitCode {
+    use std::process::ExitCode;
+    let (listener, inherited) = match bound {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("{name}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let port = listener.local_addr().as_inet().map_or(0, |a| a.port());
+    let rt = match runtime(threads) {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("{name}: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("listening on port {port}");
+    rt.block_on(async {
+        if inherited {
+            tracing::info!(port, "serving an inherited listening socket");
+        }
+        let drain = listener::Drain::new();
+        let server = serve(listener, drain.clone());
+        tokio::select! {
+            why = stop_signal() => tracing::info!(signal = why, ?deadline, "draining"),
+            () = drain.started() => tracing::info!(?deadline, "draining"),
+        }
+        drain.start();
+        // Accepting is paused; close this process's copy of the socket. A
+        // socket shared with a successor stays open there, and its queued
+        // connections are the successor's.
+        server.close().await;
+        let report = drain.finish(deadline).await;
+        println!("drained: {report}");
+        ExitCode::SUCCESS
+    })
+}

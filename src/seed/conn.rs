@@ -1,19 +1,30 @@
 //! One served connection, shared by both seed servers: a socket
-//! bufferevent under a filter bufferevent, and the callbacks that answer
-//! each read.
+//! bufferevent under a filter bufferevent, the callbacks that answer each
+//! read, and the task that drives it until it ends and logs how it ended.
 //!
 //! Both servers of the seed do the same thing per connection (libevent's
 //! `listener_callback`: `bufferevent_socket_new`, `bufferevent_filter_new`,
 //! `bufferevent_set_timeouts`, `bufferevent_setcb`, `bufferevent_enable`)
 //! and differ only in their filters and in what the read callback writes
 //! back, so that part lives here once.
+//!
+//! Beyond the seed, a connection can start with a PROXY protocol header
+//! (decoded in front of the input filter), take part in a graceful drain
+//! (finish the replies to what it read, then close), and ends with one log
+//! line saying who it served, how much, and how it ended.
 
 use std::fmt;
-use std::time::Duration;
+use std::future::poll_fn;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bufferevent::{BufferEvent, Dir, Events, Filter, Handler, Options};
 use evbuffer::EvBuffer;
-use listener::Connection;
+use filters::proxy::{Accept, ProxyDecoder, ProxyInfo};
+use filters::Chain;
+use listener::{Addr, Connection, Drain, DrainGuard, DrainState};
 use tracing::Instrument;
 
 /// What the read callback writes back for the bytes it read.
@@ -37,6 +48,18 @@ pub(crate) struct Settings {
     pub(crate) write_timeout: Option<Duration>,
 }
 
+/// What a deployment adds to a connection: none of it by default.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Extras {
+    /// Expect a PROXY protocol header of these versions, complete within
+    /// this long.
+    pub(crate) proxy: Option<(Accept, Duration)>,
+    /// Take part in this drain.
+    pub(crate) drain: Option<Drain>,
+    /// Answer each read this much later (simulated work).
+    pub(crate) reply_delay: Option<Duration>,
+}
+
 /// Bytes of each read shown in the log.
 const PREVIEW: usize = 64;
 
@@ -49,23 +72,207 @@ pub(crate) fn spawn(
     output: impl Filter + 'static,
     settings: &Settings,
 ) {
+    spawn_with(conn, input, output, settings, &Extras::default());
+}
+
+/// [`spawn`] with a PROXY header decoder in front of `input`, a drain
+/// guard and a reply delay, as `extras` says.
+pub(crate) fn spawn_with(
+    conn: Connection,
+    input: impl Filter + 'static,
+    output: impl Filter + 'static,
+    settings: &Settings,
+    extras: &Extras,
+) {
+    match extras.proxy {
+        Some((accept, within)) => {
+            let (decoder, info) = ProxyDecoder::new(accept);
+            let input = Chain::new().then(decoder.timeout(within)).then(input);
+            start(conn, input, output, settings, extras, Some((info, within)));
+        }
+        None => start(conn, input, output, settings, extras, None),
+    }
+}
+
+fn start(
+    conn: Connection,
+    input: impl Filter + 'static,
+    output: impl Filter + 'static,
+    settings: &Settings,
+    extras: &Extras,
+    proxy: Option<(ProxyInfo, Duration)>,
+) {
     let (stream, peer, permit) = conn.into_parts();
-    let span = tracing::info_span!("conn", %peer);
+    let guard = extras.drain.as_ref().map(Drain::track);
+    let span = tracing::info_span!("conn", %peer, client = tracing::field::Empty);
     span.in_scope(|| tracing::info!("new connection"));
     let sock = BufferEvent::socket(stream, Options::CLOSE_ON_FREE);
     let mut bev = BufferEvent::filter(sock, input, output, Options::CLOSE_ON_FREE);
     bev.set_timeouts(settings.read_timeout, settings.write_timeout);
     bev.enable(Dir::READ | Dir::WRITE);
+    let header_deadline = proxy
+        .as_ref()
+        .map(|(_, within)| tokio::time::Instant::now() + *within);
     let session = Session {
         answer: settings.answer,
         paused: false,
+        proxy: proxy.map(|(info, _)| info),
+        client_recorded: false,
+        reply_delay: extras.reply_delay,
+        delayed: Arc::new(AtomicUsize::new(0)),
+        closing_after_replies: false,
+        draining: false,
+        summary: Summary {
+            peer,
+            started: Instant::now(),
+            ..Summary::default()
+        },
     };
+    let span2 = span.clone();
     tokio::spawn(
         async move {
-            bev.run(session).await;
+            let (mut session, mut guard) = (session, guard);
+            drive(&mut bev, &mut session, &mut guard, header_deadline, &span2).await;
+            log_closed(&bev, &session.summary);
+            drop(bev);
             drop(permit);
+            // Last: a drain waiting for this connection may end the process.
+            drop(guard);
         }
         .instrument(span),
+    );
+}
+
+/// Runs the bufferevent's callbacks until it is done, and meanwhile
+/// watches the drain and the PROXY header deadline.
+async fn drive(
+    bev: &mut BufferEvent,
+    session: &mut Session,
+    guard: &mut Option<DrainGuard>,
+    header_deadline: Option<tokio::time::Instant>,
+    span: &tracing::Span,
+) {
+    loop {
+        let changed = async {
+            match guard.as_mut() {
+                Some(g) => g.changed().await,
+                None => std::future::pending().await,
+            }
+        };
+        let header_due = async {
+            match header_deadline {
+                Some(t) => tokio::time::sleep_until(t).await,
+                None => std::future::pending().await,
+            }
+        };
+        let header_pending = session.proxy.as_ref().is_some_and(|i| i.get().is_none());
+        tokio::select! {
+            biased;
+            () = poll_fn(|cx| bev.poll_run(cx, &mut *session)) => break,
+            state = changed => match state {
+                DrainState::Draining => {
+                    session.draining = true;
+                    session.maybe_finish(bev);
+                }
+                DrainState::Cut => {
+                    session.summary.ended = End::Cut;
+                    bev.close();
+                }
+                DrainState::Running => {}
+            },
+            () = header_due, if header_pending => {
+                session.summary.ended = End::ProxyHeaderTimeout(session.summary.started.elapsed());
+                bev.close();
+            }
+        }
+        session.record_client(span);
+    }
+    session.record_client(span);
+}
+
+/// How a connection ended.
+#[derive(Clone, Debug, Default)]
+enum End {
+    /// Still open (never logged: the driver only ends on one of the others).
+    #[default]
+    Open,
+    PeerEof,
+    IdleTimeout(Duration),
+    WriteTimeout(Duration),
+    Error(String),
+    Drained,
+    Cut,
+    ProxyHeaderTimeout(Duration),
+}
+
+impl fmt::Display for End {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            End::Open => f.write_str("closed by the server"),
+            End::PeerEof => f.write_str("end of file from the client"),
+            End::IdleTimeout(d) => write!(f, "no data for {d:?}"),
+            End::WriteTimeout(d) => write!(f, "client did not read its replies for {d:?}"),
+            End::Error(e) => write!(f, "error: {e}"),
+            End::Drained => f.write_str("drained: replies flushed, closed for shutdown"),
+            End::Cut => f.write_str("cut at the drain deadline"),
+            End::ProxyHeaderTimeout(d) => write!(f, "no complete PROXY header within {d:?}"),
+        }
+    }
+}
+
+/// What the close line reports, counted by the callbacks.
+#[derive(Debug)]
+struct Summary {
+    peer: Addr,
+    /// The original client, from the PROXY header.
+    client: Option<SocketAddr>,
+    /// `LOCAL` or `UNKNOWN` header: the proxy's own connection.
+    proxy_local: bool,
+    started: Instant,
+    reads: u64,
+    bytes_in: u64,
+    replies: u64,
+    bytes_out: u64,
+    ended: End,
+}
+
+impl Default for Summary {
+    fn default() -> Self {
+        Summary {
+            peer: Addr::Unix(None),
+            client: None,
+            proxy_local: false,
+            started: Instant::now(),
+            reads: 0,
+            bytes_in: 0,
+            replies: 0,
+            bytes_out: 0,
+            ended: End::Open,
+        }
+    }
+}
+
+/// The one line logged per closed connection, with what the server
+/// counted; the bufferevent's own statistics are added here.
+fn log_closed(bev: &BufferEvent, s: &Summary) {
+    let client = s.client.map(|c| c.to_string()).unwrap_or_else(|| {
+        if s.proxy_local {
+            "proxy-local".to_owned()
+        } else {
+            "-".to_owned()
+        }
+    });
+    tracing::info!(
+        peer = %s.peer,
+        client = %client,
+        reads = s.reads,
+        bytes_in = s.bytes_in,
+        replies = s.replies,
+        bytes_out = s.bytes_out,
+        pending_out = bev.output().len(),
+        duration_ms = s.started.elapsed().as_millis() as u64,
+        reason = %s.ended,
+        "connection closed"
     );
 }
 
@@ -75,6 +282,88 @@ struct Session {
     answer: Answer,
     /// Reading is paused because the client does not read its replies.
     paused: bool,
+    proxy: Option<ProxyInfo>,
+    client_recorded: bool,
+    reply_delay: Option<Duration>,
+    /// Replies scheduled but not yet written (with a reply delay).
+    delayed: Arc<AtomicUsize>,
+    /// The client ended its side: close once the delayed replies are out.
+    closing_after_replies: bool,
+    /// A drain started: close once every request read has its reply.
+    draining: bool,
+    summary: Summary,
+}
+
+impl Session {
+    /// Puts the PROXY header's client address on the span and the summary,
+    /// once it is known.
+    fn record_client(&mut self, span: &tracing::Span) {
+        if self.client_recorded {
+            return;
+        }
+        let Some(header) = self.proxy.as_ref().and_then(ProxyInfo::get) else {
+            return;
+        };
+        self.client_recorded = true;
+        match header.source() {
+            Some(src) => {
+                span.record("client", tracing::field::display(src));
+                self.summary.client = Some(src);
+            }
+            None => self.summary.proxy_local = true,
+        }
+    }
+
+    /// Draining or after the client's end of file: close gracefully (which
+    /// flushes every reply) once no reply is still being worked on. While
+    /// draining, a connection must also not be holding unread requests
+    /// (reading paused), and one that has not sent its first request yet is
+    /// given until it arrives (or its read timeout, or the deadline).
+    fn maybe_finish(&mut self, bev: &mut BufferEvent) {
+        if self.delayed.load(Ordering::Acquire) > 0 {
+            return;
+        }
+        if self.closing_after_replies {
+            bev.close_gracefully();
+        } else if self.draining && !self.paused && self.summary.reads > 0 {
+            self.summary.ended = End::Drained;
+            bev.close_gracefully();
+        }
+    }
+
+    fn reply(&mut self, bev: &mut BufferEvent, data: &mut EvBuffer) {
+        let n = data.len();
+        let reply = match self.answer {
+            Answer::Count => EvBuffer::from(super::reply_text(n).as_bytes()),
+            Answer::Echo => std::mem::take(data),
+        };
+        self.summary.replies += 1;
+        self.summary.bytes_out += reply.len() as u64;
+        if let Some(delay) = self.reply_delay {
+            self.delayed.fetch_add(1, Ordering::AcqRel);
+            let delayed = Arc::clone(&self.delayed);
+            let handle = bev.handle();
+            let mut reply = reply;
+            tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
+                let _ = handle
+                    .with(move |bev| {
+                        if let Err(e) = bev.write_buffer(&mut reply) {
+                            tracing::debug!(error = %e, "reply dropped: the write side is closed");
+                        }
+                        delayed.fetch_sub(1, Ordering::AcqRel);
+                        // Lets the session decide whether it can close.
+                        bev.trigger(Dir::WRITE, true);
+                    })
+                    .await;
+            });
+            return;
+        }
+        let mut reply = reply;
+        if let Err(e) = bev.write_buffer(&mut reply) {
+            tracing::debug!(error = %e, "reply dropped: the write side is closed");
+        }
+    }
 }
 
 impl Handler for Session {
@@ -84,6 +373,7 @@ impl Handler for Session {
         let mut data = EvBuffer::new();
         if let Err(e) = bev.read_buffer(&mut data) {
             tracing::warn!(error = %e, "cannot take the input");
+            self.summary.ended = End::Error(e.to_string());
             bev.close();
             return;
         }
@@ -91,14 +381,10 @@ impl Handler for Session {
         if n == 0 {
             return;
         }
+        self.summary.reads += 1;
+        self.summary.bytes_in += n as u64;
         tracing::info!(bytes = n, data = %Preview(&data), "read");
-        let written = match self.answer {
-            Answer::Count => bev.write(super::reply_text(n).as_bytes()),
-            Answer::Echo => bev.write_buffer(&mut data),
-        };
-        if let Err(e) = written {
-            tracing::debug!(error = %e, "reply dropped: the write side is closed");
-        }
+        self.reply(bev, &mut data);
         // The output filter has moved the reply into the socket's output
         // unless that is full: then the client is not reading, and reading
         // more would only queue more replies. Resume once it drained.
@@ -107,6 +393,7 @@ impl Handler for Session {
             self.paused = true;
             bev.disable(Dir::READ);
         }
+        self.maybe_finish(bev);
     }
 
     fn on_write(&mut self, bev: &mut BufferEvent) {
@@ -117,32 +404,30 @@ impl Handler for Session {
                 bev.enable(Dir::READ);
             }
         }
+        self.maybe_finish(bev);
     }
 
     fn on_event(&mut self, bev: &mut BufferEvent, what: Events) {
         if what.contains(Events::TIMEOUT) {
-            let reason = if what.contains(Events::READING) {
-                "idle timeout: no data"
-            } else {
-                "write timeout: the client does not read"
-            };
             let (read, write) = bev.timeouts();
-            let after = if what.contains(Events::READING) {
-                read
+            self.summary.ended = if what.contains(Events::READING) {
+                End::IdleTimeout(read.unwrap_or_default())
             } else {
-                write
+                End::WriteTimeout(write.unwrap_or_default())
             };
-            tracing::info!(reason, after = ?after.unwrap_or_default(), "connection closed");
             bev.close();
         } else if what.contains(Events::EOF) {
-            tracing::info!(reason = "end of file from the client", "connection closed");
-            // Replies still queued are delivered before the socket closes.
-            bev.close_gracefully();
+            self.summary.ended = End::PeerEof;
+            // Replies still queued (or still being worked on) are
+            // delivered before the socket closes.
+            self.closing_after_replies = true;
+            self.maybe_finish(bev);
         } else if what.contains(Events::ERROR) {
-            match bev.error() {
-                Some(e) => tracing::warn!(error = %e, "connection closed on error"),
-                None => tracing::warn!(events = ?what, "connection closed on error"),
-            }
+            let e = bev
+                .error()
+                .map_or_else(|| format!("{what:?}"), ToString::to_string);
+            tracing::warn!(error = %e, "connection error");
+            self.summary.ended = End::Error(e);
             bev.close();
         }
     }
@@ -174,5 +459,11 @@ mod tests {
         let big = EvBuffer::from(&[b'A'; 100][..]);
         let s = Preview(&big).to_string();
         assert!(s.ends_with("\"... (+36 bytes)"), "{s}");
+    }
+
+    #[test]
+    fn end_reasons_read_well() {
+        assert_eq!(End::PeerEof.to_string(), "end of file from the client");
+        assert_eq!(End::Cut.to_string(), "cut at the drain deadline");
     }
 }

@@ -42,6 +42,7 @@ mod counter;
 mod error;
 pub mod framing;
 mod map;
+pub mod proxy;
 mod stream;
 mod util;
 

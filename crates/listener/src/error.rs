@@ -72,6 +72,13 @@ pub enum Error {
         /// What the OS said, if it said anything.
         source: Option<io::Error>,
     },
+    /// The socket-activation environment (`LISTEN_PID`, `LISTEN_FDS`) is
+    /// malformed or names a descriptor that is not open.
+    #[error("socket activation: {reason}")]
+    Activation {
+        /// What is wrong.
+        reason: String,
+    },
     /// [`Workers`](crate::Workers) was asked for zero threads.
     #[error("a worker pool needs at least one thread")]
     NoWorkers,

@@ -17,6 +17,8 @@
 //! | `evconnlistener_free` | dropping the [`Listener`], [`Incoming`] or [`ListenerHandle`] |
 //! | `evconnlistener_get_fd` + `getsockname` | [`Listener::local_addr`] |
 //! | one `event_base` per thread + `LEV_OPT_REUSEABLE_PORT` | [`Workers`] |
+//! | (none) graceful shutdown | [`Drain`] |
+//! | (none) systemd socket activation, restart handoff | [`Listener::activated`], [`activation`] |
 //!
 //! Where it does better than libevent 2.1.12:
 //!
@@ -68,10 +70,12 @@
 #![warn(missing_docs)]
 
 mod accept;
+pub mod activation;
 mod addr;
 mod backoff;
 mod connection;
 mod control;
+mod drain;
 mod error;
 mod handle;
 mod incoming;
@@ -88,6 +92,7 @@ pub use addr::Addr;
 pub use backoff::Backoff;
 pub use connection::{Connection, Stream};
 pub use control::Control;
+pub use drain::{Drain, DrainGuard, DrainReport, DrainState};
 pub use error::{AcceptError, Error};
 pub use handle::ListenerHandle;
 pub use incoming::Incoming;

@@ -104,6 +104,26 @@ impl Listener {
         Ok(Self::from_parts(sock, local, opts))
     }
 
+    /// The listening sockets passed to this process by socket activation
+    /// (systemd's `LISTEN_PID`/`LISTEN_FDS`, or a predecessor's
+    /// [`successor_command`](crate::activation::successor_command)),
+    /// adopted as they are: already listening, so `opts`' backlog is not
+    /// applied. Empty when the process was not socket-activated.
+    pub fn activated(opts: &Options) -> Result<Vec<Self>, Error> {
+        let opts = opts.clone().backlog(crate::Backlog::AlreadyListening);
+        crate::activation::listen_fds()?
+            .into_iter()
+            .map(|fd| Self::adopt(fd, &opts))
+            .collect()
+    }
+
+    /// A duplicate of the listening socket's descriptor, e.g. to hand to a
+    /// successor process ([`successor_command`](crate::activation::successor_command))
+    /// while this one keeps serving.
+    pub fn try_clone_fd(&self) -> std::io::Result<OwnedFd> {
+        Ok(self.sock.try_clone()?.into())
+    }
+
     /// The bound address (libevent's `evconnlistener_get_fd` followed by
     /// `getsockname`), with the kernel's port when bound to port 0.
     pub fn local_addr(&self) -> &Addr {

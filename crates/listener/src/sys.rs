@@ -10,10 +10,15 @@
 //!   the accept loop must know a client is waiting *before* it takes a slot
 //!   of a shared connection cap. `AsyncFd::register` does that; it is
 //!   `unsafe` because tokio cannot check that the descriptor stays valid.
+//! * Socket activation: taking ownership of an inherited descriptor
+//!   (`OwnedFd::from_raw_fd`), and putting a listener at descriptor 3 of a
+//!   child between `fork` and `exec` (`dup2`, `fcntl` in `pre_exec`).
 #![allow(unsafe_code)]
 
 use std::io;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::process::CommandExt;
+use std::process::Command;
 
 use socket2::Socket;
 use tokio::io::unix::AsyncFd;
@@ -32,6 +37,58 @@ pub(crate) fn register_listener(sock: Socket) -> io::Result<AsyncFd<Socket>> {
     // when the `AsyncFd` that now owns it is dropped (or `into_inner` hands
     // it back).
     unsafe { AsyncFd::register_with_interest(sock, Interest::READABLE) }.map_err(io::Error::from)
+}
+
+/// Takes ownership of descriptor `fd`, inherited from the parent process,
+/// after checking that it is open; makes it close-on-exec.
+///
+/// The caller (`activation::listen_fds`) calls this once per descriptor
+/// per process.
+pub(crate) fn take_inherited_fd(fd: RawFd) -> io::Result<OwnedFd> {
+    // SAFETY: F_GETFD only reads the descriptor flags of `fd`; on a closed
+    // descriptor it fails with EBADF, which is how we learn it is not open.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+    if flags < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` is open (checked above) and was handed to this process
+    // by its parent under the socket-activation protocol, which makes this
+    // process its owner; `listen_fds` takes the inherited set only once per
+    // process, so no second `OwnedFd` for it exists.
+    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+    // SAFETY: F_SETFD on a descriptor we own, with the flags read above.
+    let rc = unsafe { libc::fcntl(owned.as_raw_fd(), libc::F_SETFD, flags | libc::FD_CLOEXEC) };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(owned)
+}
+
+/// Makes `cmd`'s child start with `fd` at descriptor 3 (not close-on-exec).
+/// `fd` lives in the hook, so it stays open as long as `cmd` does.
+pub(crate) fn pass_as_fd3(cmd: &mut Command, fd: OwnedFd) {
+    let hook = move || -> io::Result<()> {
+        let raw = fd.as_raw_fd();
+        if raw == 3 {
+            // SAFETY: between fork and exec only async-signal-safe calls
+            // are allowed; fcntl is one. It clears FD_CLOEXEC on the
+            // descriptor the child inherited.
+            if unsafe { libc::fcntl(3, libc::F_SETFD, 0) } < 0 {
+                return Err(io::Error::last_os_error());
+            }
+        // SAFETY: dup2 is async-signal-safe; `raw` is open in the child
+        // (the child has a copy of every descriptor of the parent, and the
+        // hook owns this one). The new descriptor 3 has no FD_CLOEXEC.
+        } else if unsafe { libc::dup2(raw, 3) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    };
+    // SAFETY: the hook only calls async-signal-safe functions (fcntl, dup2,
+    // reading errno) and allocates nothing.
+    unsafe {
+        cmd.pre_exec(hook);
+    }
 }
 
 /// Sets `TCP_DEFER_ACCEPT` to `seconds` on a TCP socket (Linux).
@@ -117,6 +174,13 @@ mod tests {
         assert!(accepted.is_ok());
         let sock = fd.into_inner();
         assert!(sock.local_addr().is_ok(), "still open after into_inner");
+    }
+
+    #[test]
+    fn closed_descriptor_is_not_taken() {
+        // Far above any descriptor this process has open (a closed low one
+        // could be reused by a concurrent test).
+        assert!(super::take_inherited_fd(1 << 30).is_err());
     }
 
     #[test]
