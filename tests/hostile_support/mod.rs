@@ -125,7 +125,8 @@ pub fn example(name: &str) -> Option<PathBuf> {
 fn temp_dir(tag: &str) -> PathBuf {
     static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("evstack_hostile_{}_{tag}_{n}", std::process::id()));
+    let dir =
+        std::env::temp_dir().join(format!("evstack_hostile_{}_{tag}_{n}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
@@ -197,24 +198,57 @@ impl Server {
         let ca_arg = ca.to_str().unwrap().to_string();
         let args: Vec<String> = match target {
             Target::FilterServer => vec![
-                "--port", "0", "--bind", "127.0.0.1", "--echo", "--timeout", &i,
-                "--write-timeout", &w,
+                "--port",
+                "0",
+                "--bind",
+                "127.0.0.1",
+                "--echo",
+                "--timeout",
+                &i,
+                "--write-timeout",
+                &w,
             ],
             Target::UpperServer => vec![
-                "--port", "0", "--bind", "127.0.0.1", "--timeout", &i, "--write-timeout", &w,
+                "--port",
+                "0",
+                "--bind",
+                "127.0.0.1",
+                "--timeout",
+                &i,
+                "--write-timeout",
+                &w,
             ],
             Target::ZlibEcho => vec![
-                "server", "--port", "0", "--timeout", &i, "--write-timeout", &w,
+                "server",
+                "--port",
+                "0",
+                "--timeout",
+                &i,
+                "--write-timeout",
+                &w,
             ],
             Target::TlsEcho => vec![
-                "server", "--port", "0", "--cert-out", &ca_arg, "--timeout", &i,
-                "--write-timeout", &w, "--handshake-timeout", &h,
+                "server",
+                "--port",
+                "0",
+                "--cert-out",
+                &ca_arg,
+                "--timeout",
+                &i,
+                "--write-timeout",
+                &w,
+                "--handshake-timeout",
+                &h,
             ],
-            Target::RatelimitServer => vec![
-                "--port", "0", "--timeout", &i, "--write-timeout", &w,
-            ],
+            Target::RatelimitServer => vec!["--port", "0", "--timeout", &i, "--write-timeout", &w],
             Target::UpperEcho => vec![
-                "--serve", "127.0.0.1:0", "--quiet", "--timeout", &i, "--write-timeout", &w,
+                "--serve",
+                "127.0.0.1:0",
+                "--quiet",
+                "--timeout",
+                &i,
+                "--write-timeout",
+                &w,
             ],
         }
         .into_iter()
@@ -256,9 +290,9 @@ impl Server {
         let mut cert_written = target != Target::TlsEcho;
         while server.port == 0 || !cert_written {
             let left = deadline.saturating_duration_since(Instant::now());
-            let line = first.recv_timeout(left).unwrap_or_else(|_| {
-                panic!("{target:?} did not start: {}", server.tail())
-            });
+            let line = first
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("{target:?} did not start: {}", server.tail()));
             if let Some(rest) = line.strip_prefix("listening on ") {
                 let port = rest.rsplit([' ', ':']).next().unwrap_or("");
                 server.port = port.trim().parse().expect("a port number");
@@ -315,18 +349,12 @@ impl Server {
     /// reads `data.len()` bytes) and checks every byte of the answer.
     pub fn exchange(&self, data: &[u8]) -> Result<(), String> {
         match self.target {
-            Target::FilterServer => framed_exchange(
-                self.addr(),
-                data,
-                evstack::seed::HEAD,
-                evstack::seed::END,
-            ),
-            Target::UpperServer => framed_exchange(
-                self.addr(),
-                data,
-                evstack::seed::RULE,
-                evstack::seed::RULE,
-            ),
+            Target::FilterServer => {
+                framed_exchange(self.addr(), data, evstack::seed::HEAD, evstack::seed::END)
+            }
+            Target::UpperServer => {
+                framed_exchange(self.addr(), data, evstack::seed::RULE, evstack::seed::RULE)
+            }
             Target::UpperEcho => {
                 let mut c = connect(self.addr()).map_err(|e| e.to_string())?;
                 c.write_all(data).map_err(|e| format!("write: {e}"))?;
@@ -479,12 +507,7 @@ pub fn healthy_data(target: Target, rng: &mut Rng, n: usize) -> Vec<u8> {
 
 /// Sends `data` to a seed server and reads frames `head` + payload + `tail`
 /// until the payloads add up to the upper-cased `data`.
-fn framed_exchange(
-    addr: SocketAddr,
-    data: &[u8],
-    head: &[u8],
-    tail: &[u8],
-) -> Result<(), String> {
+fn framed_exchange(addr: SocketAddr, data: &[u8], head: &[u8], tail: &[u8]) -> Result<(), String> {
     let want = data.to_ascii_uppercase();
     let mut c = connect(addr).map_err(|e| e.to_string())?;
     c.write_all(data).map_err(|e| format!("write: {e}"))?;
@@ -498,7 +521,9 @@ fn framed_exchange(
                 break;
             }
             if &pending[..head.len()] != head {
-                return Err(format!("a frame does not start with its head at payload byte {got}"));
+                return Err(format!(
+                    "a frame does not start with its head at payload byte {got}"
+                ));
             }
             let Some(at) = pending[head.len()..]
                 .windows(tail.len())
@@ -516,7 +541,9 @@ fn framed_exchange(
         if got >= want.len() {
             break;
         }
-        let n = c.read(&mut buf).map_err(|e| format!("read after {got} bytes: {e}"))?;
+        let n = c
+            .read(&mut buf)
+            .map_err(|e| format!("read after {got} bytes: {e}"))?;
         if n == 0 {
             return Err(format!("EOF after {got} of {} bytes", want.len()));
         }
@@ -532,7 +559,17 @@ fn framed_exchange(
 /// A zlib stream's compressed form of `data`, ending in a sync flush: the
 /// two header bytes, then the deflate blocks.
 pub fn zlib_sync(data: &[u8]) -> Vec<u8> {
-    let mut z = flate2::Compress::new(flate2::Compression::fast(), true);
+    zlib(
+        data,
+        flate2::Compression::fast(),
+        flate2::FlushCompress::Sync,
+    )
+}
+
+/// `data` as a zlib stream at `level`, ending with `flush` (`Sync`: more
+/// may follow; `Finish`: the trailer).
+pub fn zlib(data: &[u8], level: flate2::Compression, flush: flate2::FlushCompress) -> Vec<u8> {
+    let mut z = flate2::Compress::new(level, true);
     let mut out = Vec::with_capacity(data.len() / 2 + 1024);
     let mut input = data;
     loop {
@@ -540,8 +577,10 @@ pub fn zlib_sync(data: &[u8]) -> Vec<u8> {
             out.reserve(64 * 1024);
         }
         let before = z.total_in();
-        z.compress_vec(input, &mut out, flate2::FlushCompress::Sync)
-            .expect("compress");
+        let st = z.compress_vec(input, &mut out, flush).expect("compress");
+        if st == flate2::Status::StreamEnd {
+            break;
+        }
         input = &input[(z.total_in() - before) as usize..];
         // all input taken and room left over: the flush is complete
         if input.is_empty() && out.len() < out.capacity() {
@@ -589,7 +628,12 @@ impl Inflater {
 /// it has `data.len()` bytes.
 fn zlib_exchange(addr: SocketAddr, data: &[u8]) -> Result<(), String> {
     let mut c = connect(addr).map_err(|e| e.to_string())?;
-    let wire = zlib_sync(data);
+    // a whole stream, trailer included: the server sees a clean end
+    let wire = zlib(
+        data,
+        flate2::Compression::fast(),
+        flate2::FlushCompress::Finish,
+    );
     let mut r = c.try_clone().map_err(|e| e.to_string())?;
     let writer = std::thread::spawn(move || c.write_all(&wire).map(|()| c));
     let mut inf = Inflater::default();
@@ -599,14 +643,15 @@ fn zlib_exchange(addr: SocketAddr, data: &[u8]) -> Result<(), String> {
             .read(&mut buf)
             .map_err(|e| format!("read after {} bytes: {e}", inf.out.len()))?;
         if n == 0 {
-            return Err(format!("EOF after {} of {} bytes", inf.out.len(), data.len()));
+            return Err(format!(
+                "EOF after {} of {} bytes",
+                inf.out.len(),
+                data.len()
+            ));
         }
         inf.feed(&buf[..n])?;
     }
-    writer
-        .join()
-        .unwrap()
-        .map_err(|e| format!("write: {e}"))?;
+    writer.join().unwrap().map_err(|e| format!("write: {e}"))?;
     check(&inf.out, data)
 }
 
@@ -650,8 +695,7 @@ fn tls_exchange(
 
 /// A real ClientHello for `localhost`, as the first flight on the wire.
 pub fn client_hello(config: Arc<rustls::ClientConfig>) -> Vec<u8> {
-    let mut conn =
-        rustls::ClientConnection::new(config, "localhost".try_into().unwrap()).unwrap();
+    let mut conn = rustls::ClientConnection::new(config, "localhost".try_into().unwrap()).unwrap();
     let mut out = Vec::new();
     while conn.wants_write() {
         conn.write_tls(&mut out).unwrap();
