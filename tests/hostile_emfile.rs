@@ -77,13 +77,20 @@ fn exhaust(target: Target) {
     let (cpu, wall) = (server.cpu() - cpu0, t0.elapsed());
     let share = cpu.as_secs_f64() / wall.as_secs_f64();
     let reports = server.log().emfile;
-    assert!(server.alive(), "{target:?} exited on EMFILE: {}", server.tail());
+    assert!(
+        server.alive(),
+        "{target:?} exited on EMFILE: {}",
+        server.tail()
+    );
 
     // let go: the server accepts (and closes) what waited, then serves again
     let n = held.len();
     drop(held);
     let took = server
-        .exchange_within(&healthy_data(target, &mut rng, 10_000), Duration::from_secs(10))
+        .exchange_within(
+            &healthy_data(target, &mut rng, 10_000),
+            Duration::from_secs(10),
+        )
         .unwrap_or_else(|e| {
             panic!(
                 "{target:?} did not serve again after descriptors were freed: {e}; {}",
