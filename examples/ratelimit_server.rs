@@ -14,7 +14,10 @@
 //!
 //! The first stdout line is `listening on port N` (with `--port 0`, the
 //! port the system chose). What clients send is discarded; a client's close
-//! ends its connection.
+//! ends its connection. A client that stops reading is dropped after
+//! `--write-timeout` seconds, one that sends nothing after `--timeout`
+//! seconds if given; `--max-connections` caps the connections, and running
+//! out of descriptors makes the listener back off rather than exit.
 
 use std::io::IsTerminal;
 use std::net::{IpAddr, SocketAddr};
@@ -59,6 +62,17 @@ struct Args {
     /// closes).
     #[arg(long)]
     bytes: Option<u64>,
+    /// Seconds a client may send nothing before it is dropped (0: never,
+    /// the default: a downloader need not send anything).
+    #[arg(long, default_value_t = 0)]
+    timeout: u64,
+    /// Seconds a client may leave its stream unread before it is dropped
+    /// (0: never).
+    #[arg(long, default_value_t = 30)]
+    write_timeout: u64,
+    /// Most connections served at once; accepting pauses at the cap.
+    #[arg(long, default_value_t = 10_000)]
+    max_connections: usize,
     /// No log output.
     #[arg(long, short)]
     quiet: bool,
@@ -74,6 +88,8 @@ impl Args {
             tick: Duration::from_millis(self.tick_ms),
             min_share: self.min_share,
             bytes: self.bytes,
+            read_timeout: evstack::seed::secs(self.timeout),
+            write_timeout: evstack::seed::secs(self.write_timeout),
         }
     }
 }
@@ -98,7 +114,9 @@ fn main() -> ExitCode {
         eprintln!("ratelimit_server: {e}");
         return ExitCode::FAILURE;
     }
-    let opts = evstack::listener::Options::new().reuse_addr(true);
+    let opts = evstack::listener::Options::new()
+        .reuse_addr(true)
+        .max_connections(args.max_connections);
     let listener = match ratelimit_server::bind(SocketAddr::new(args.bind, args.port), &opts) {
         Ok(l) => l,
         Err(e) => {

@@ -12,7 +12,14 @@
 //! Both sides use `filters::zlib` on a filter bufferevent over a socket bufferevent, driven by
 //! libevent-style callbacks: the client writes more whenever its output drains (`on_write`),
 //! flushes (`BEV_FLUSH`, a zlib sync flush) once everything is written, and closes gracefully
-//! (`BEV_FINISHED`: the stream trailer) once the whole echo is back.
+//! (`BEV_FINISHED`: the stream trailer) once the whole echo is back. When the connection ends
+//! on an error (a limit, corrupt data, a reset) the client prints the error and exits 1.
+//!
+//! The server's read callback is the obvious echo (write everything read); the bufferevent
+//! keeps that bounded against a client that never reads. The server accepts through
+//! `listener` (back-off on `EMFILE`, `--max-connections`), closes a connection after
+//! `--timeout` seconds without input and drops a client that leaves its echo unread for
+//! `--write-timeout` seconds (0: never, for both).
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -23,7 +30,10 @@ use evstack::bufferevent::{BufferEvent, Callbacks, Dir, Events, FlushMode, Optio
 use evstack::evbuffer::EvBuffer;
 use evstack::filters::zlib::{Compression, Compressor, Decompressor, Format};
 use evstack::filters::{ByteCounter, Chain, Counting};
-use tokio::net::{TcpListener, TcpStream};
+use evstack::listener::{Connection, Listener, Options as ListenOptions};
+use evstack::seed;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -49,6 +59,8 @@ enum Cmd {
         /// Port (0: a free one, printed on the first line).
         #[arg(long, default_value_t = 5002)]
         port: u16,
+        #[command(flatten)]
+        bounds: Bounds,
     },
     /// Send data through the server and check the echo.
     Client {
@@ -65,6 +77,20 @@ enum Cmd {
         #[arg(long, default_value_t = 4 << 20)]
         bytes: usize,
     },
+}
+
+/// The server's bounds on each connection and on the number of connections.
+#[derive(Debug, Clone, Copy, clap::Args)]
+struct Bounds {
+    /// Seconds without input before a connection is closed (0: never).
+    #[arg(long, default_value_t = 60)]
+    timeout: u64,
+    /// Seconds a client may leave its echo unread before it is dropped (0: never).
+    #[arg(long, default_value_t = 30)]
+    write_timeout: u64,
+    /// Most connections served at once; accepting pauses at the cap.
+    #[arg(long, default_value_t = 10_000)]
+    max_connections: usize,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -85,7 +111,10 @@ impl From<Wire> for Format {
 }
 
 /// A zlib filter bufferevent over a socket, counting compressed bytes each way.
-fn compressed(tcp: TcpStream, format: Format) -> (BufferEvent, ByteCounter, ByteCounter) {
+fn compressed<S>(tcp: S, format: Format) -> (BufferEvent, ByteCounter, ByteCounter)
+where
+    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
     let (rx, tx) = (Counting::new(), Counting::new());
     let (rxc, txc) = (rx.counter(), tx.counter());
     let sock = BufferEvent::socket(tcp, Options::CLOSE_ON_FREE);
@@ -101,36 +130,59 @@ fn compressed(tcp: TcpStream, format: Format) -> (BufferEvent, ByteCounter, Byte
     (bev, rxc, txc)
 }
 
-async fn server(bind: std::net::IpAddr, port: u16, format: Format) -> std::io::Result<()> {
-    let listener = TcpListener::bind((bind, port)).await?;
-    println!("listening on port {}", listener.local_addr()?.port());
-    loop {
-        let (tcp, peer) = listener.accept().await?;
-        tracing::info!(%peer, "new connection");
-        let (bev, rx, tx) = compressed(tcp, format);
-        tokio::spawn(async move {
-            bev.run(
-                Callbacks::new()
-                    .on_read(|bev| {
-                        let mut all = EvBuffer::new();
-                        if bev.read_buffer(&mut all).is_ok() && bev.write_buffer(&mut all).is_ok() {
-                            // A sync flush: the client can decode the echo now.
-                            let _ = bev.flush(FlushMode::Flush);
+/// Serves echo connections until the process is killed; the first stdout line is
+/// `listening on port N`.
+fn server(bind: std::net::IpAddr, port: u16, format: Format, bounds: Bounds) -> ExitCode {
+    let opts = ListenOptions::new()
+        .reuse_addr(true)
+        .max_connections(bounds.max_connections);
+    let bound = Listener::bind(SocketAddr::new(bind, port), &opts);
+    seed::serve_forever("zlib_echo server", bound, 1, |l| {
+        l.spawn(move |conn| serve_connection(conn, format, bounds))
+    })
+}
+
+/// One echo connection on a task of its own; its slot under the connection cap is freed
+/// when it ends.
+fn serve_connection(conn: Connection, format: Format, bounds: Bounds) {
+    let (stream, peer, permit) = conn.into_parts();
+    tracing::info!(%peer, "new connection");
+    let (mut bev, rx, tx) = compressed(stream, format);
+    bev.set_timeouts(seed::secs(bounds.timeout), seed::secs(bounds.write_timeout));
+    tokio::spawn(async move {
+        bev.run(
+            Callbacks::new()
+                .on_read(|bev| {
+                    let mut all = EvBuffer::new();
+                    if bev.read_buffer(&mut all).is_ok() && bev.write_buffer(&mut all).is_ok() {
+                        // A sync flush: the client can decode the echo now.
+                        let _ = bev.flush(FlushMode::Flush);
+                    }
+                })
+                .on_event(move |bev, what| {
+                    if what.contains(Events::TIMEOUT) {
+                        let reason = if what.contains(Events::READING) {
+                            "idle timeout: no data"
+                        } else {
+                            "write timeout: the client does not read"
+                        };
+                        tracing::info!(%peer, reason, "connection closed");
+                        bev.close();
+                    } else if what.contains(Events::ERROR) {
+                        match bev.error() {
+                            Some(e) => tracing::warn!(%peer, error = %e, "connection failed"),
+                            None => tracing::warn!(%peer, events = ?what, "connection failed"),
                         }
-                    })
-                    .on_event(move |bev, what| {
-                        if what.contains(Events::ERROR) {
-                            tracing::warn!(%peer, error = ?bev.error(), "connection failed");
-                            bev.close();
-                        } else if what.contains(Events::EOF) {
-                            tracing::info!(%peer, received = rx.get(), sent = tx.get(), "client finished");
-                            bev.close_gracefully();
-                        }
-                    }),
-            )
-            .await;
-        });
-    }
+                        bev.close();
+                    } else if what.contains(Events::EOF) {
+                        tracing::info!(%peer, received = rx.get(), sent = tx.get(), "client finished");
+                        bev.close_gracefully();
+                    }
+                }),
+        )
+        .await;
+        drop(permit);
+    });
 }
 
 struct Progress {
@@ -184,11 +236,21 @@ async fn client(addr: SocketAddr, data: Vec<u8>, format: Format) -> Result<Strin
                 }
             })
             .on_event(move |bev, what| {
-                if what.intersects(Events::ERROR | Events::EOF) {
+                if what.intersects(Events::ERROR | Events::EOF | Events::TIMEOUT) {
                     let mut st = s3.lock().unwrap();
-                    if st.echo.len() < st.data.len() {
-                        st.failure =
-                            Some(format!("connection ended ({what:?}): {:?}", bev.error()));
+                    if st.echo.len() < st.data.len() && st.failure.is_none() {
+                        let (got, want) = (st.echo.len(), st.data.len());
+                        st.failure = Some(match bev.error() {
+                            Some(e) => {
+                                format!("connection failed after {got} of {want} bytes echoed: {e}")
+                            }
+                            None if what.contains(Events::EOF) => format!(
+                                "the server closed the connection after {got} of {want} bytes echoed"
+                            ),
+                            None => format!(
+                                "connection ended ({what:?}) after {got} of {want} bytes echoed"
+                            ),
+                        });
                     }
                     bev.close();
                 }
@@ -245,20 +307,11 @@ fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
     let format = Format::from(args.format);
     match args.cmd {
-        Cmd::Server { bind, port } => match rt.block_on(server(bind, port, format)) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("zlib_echo server: {e}");
-                ExitCode::FAILURE
-            }
-        },
+        Cmd::Server { bind, port, bounds } => server(bind, port, format, bounds),
         Cmd::Client {
             host,
             port,
@@ -274,6 +327,13 @@ fn main() -> ExitCode {
                     }
                 },
                 None => text(bytes),
+            };
+            let rt = match seed::runtime(1) {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("zlib_echo client: cannot start the runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
             };
             match rt.block_on(client(SocketAddr::new(host, port), data, format)) {
                 Ok(msg) => {

@@ -17,6 +17,14 @@
 //! number of bytes per tick. What the client sends is read and discarded;
 //! its end of file or an error closes the connection.
 //!
+//! Bounded against hostile clients: a connection queues at most two chunks
+//! of the pattern (about 32 KB) ahead of the socket, a client that stops
+//! reading is dropped after [`Config::write_timeout`] (default
+//! [`WRITE_TIMEOUT`]), one that sends nothing may be dropped after
+//! [`Config::read_timeout`] (default none: a downloader sends nothing), and
+//! the listener's [`Options::max_connections`](listener::Options::max_connections)
+//! caps the connections while its accept back-off rides out `EMFILE`.
+//!
 //! ```
 //! use std::time::Duration;
 //! use evstack::ratelimit_server::{self, Config};
@@ -59,6 +67,10 @@ pub const DEFAULT_PORT: u16 = 15001;
 /// The default tick: 100 ms.
 pub const DEFAULT_TICK: Duration = Duration::from_millis(100);
 
+/// The default write timeout: a client that has taken none of its pending
+/// bytes for this long is dropped.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// The pattern's period: byte `i` of every stream is `i % 251`.
 pub const PERIOD: u64 = 251;
 
@@ -97,6 +109,14 @@ pub struct Config {
     /// Bytes sent per connection before it is closed; `None`: until the
     /// client closes.
     pub bytes: Option<u64>,
+    /// Close a connection whose client sent nothing for this long; `None`
+    /// (the default): never, since a downloader need not send anything.
+    pub read_timeout: Option<Duration>,
+    /// Close a connection whose pending output made no progress for this
+    /// long (the client stopped reading); `None`: never. Default
+    /// [`WRITE_TIMEOUT`]. Time a rate limit holds the output back does not
+    /// count.
+    pub write_timeout: Option<Duration>,
 }
 
 impl Default for Config {
@@ -109,6 +129,8 @@ impl Default for Config {
             tick: DEFAULT_TICK,
             min_share: None,
             bytes: None,
+            read_timeout: None,
+            write_timeout: Some(WRITE_TIMEOUT),
         }
     }
 }
@@ -248,6 +270,7 @@ pub fn serve(listener: Listener, config: &Config) -> Result<Server, Error> {
             .collect::<Vec<u8>>(),
     );
     let limit = config.bytes;
+    let timeouts = (config.read_timeout, config.write_timeout);
     let conn_group = group.clone();
     let listener = listener.spawn(move |conn| {
         spawn_connection(
@@ -256,6 +279,7 @@ pub fn serve(listener: Listener, config: &Config) -> Result<Server, Error> {
             conn_group.as_ref(),
             chunk.clone(),
             limit,
+            timeouts,
         )
     });
     Ok(Server { listener, group })
@@ -268,6 +292,7 @@ fn spawn_connection(
     group: Option<&RateLimitGroup>,
     chunk: Bytes,
     limit: Option<u64>,
+    (read_timeout, write_timeout): (Option<Duration>, Option<Duration>),
 ) {
     let (stream, peer, permit) = conn.into_parts();
     let span = tracing::info_span!("conn", %peer);
@@ -279,6 +304,7 @@ fn spawn_connection(
     }
     // refill once the output is down to one chunk; read to see the close
     let _ = bev.set_watermark(Dir::WRITE, chunk.len(), 0);
+    bev.set_timeouts(read_timeout, write_timeout);
     bev.enable(Dir::READ | Dir::WRITE);
     let mut sender = Sender {
         chunk,
@@ -343,7 +369,15 @@ impl Handler for Sender {
         if what.contains(Events::EOF) {
             tracing::debug!("end of file from the client");
             bev.close();
-        } else if what.intersects(Events::ERROR | Events::TIMEOUT) {
+        } else if what.contains(Events::TIMEOUT) {
+            let reason = if what.contains(Events::READING) {
+                "idle timeout: the client sent nothing"
+            } else {
+                "write timeout: the client does not read"
+            };
+            tracing::info!(reason, "connection closed");
+            bev.close();
+        } else if what.contains(Events::ERROR) {
             match bev.error() {
                 Some(e) => tracing::debug!(error = %e, "connection error"),
                 None => tracing::debug!(events = ?what, "connection error"),

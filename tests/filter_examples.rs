@@ -1,6 +1,6 @@
 //! The filters' example binaries, run as a user would: `zlib_echo` (every wire format) and
-//! `tls_echo` (with the certificate the server makes at start), server and client
-//! subcommands, megabytes echoed byte-exact.
+//! `tls_echo` (with the certificate the server makes at start, for a P-256 or an RSA 2048
+//! key), server and client subcommands, megabytes echoed byte-exact.
 //!
 //! Cargo gives tests no path to example binaries, but `cargo test` builds the examples next to
 //! the test binaries (`target/<profile>/examples/`) before running any test. A run that did not
@@ -140,13 +140,12 @@ fn zlib_echo_server_and_client_in_every_format() {
     }
 }
 
-#[test]
-fn tls_echo_server_and_client_with_a_generated_certificate() {
-    let Some(exe) = example("tls_echo") else {
-        return;
-    };
+/// Starts `tls_echo server` with a certificate for a `key_type` key, runs the client through
+/// it, and returns the client's output and the certificate's text (`openssl x509 -text`, if
+/// `openssl` runs).
+fn tls_echo_with(exe: &PathBuf, key_type: &str) -> (String, Option<String>) {
     let dir = std::env::temp_dir().join(format!(
-        "tls_echo_test_{}_{}",
+        "tls_echo_test_{key_type}_{}_{}",
         std::process::id(),
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -157,7 +156,7 @@ fn tls_echo_server_and_client_with_a_generated_certificate() {
     let ca = dir.join("ca.pem");
     let ca_arg = ca.to_str().unwrap();
     let server = Server::start(
-        &exe,
+        exe,
         &[
             "server",
             "--bind",
@@ -166,21 +165,65 @@ fn tls_echo_server_and_client_with_a_generated_certificate() {
             "0",
             "--cert-out",
             ca_arg,
+            "--key-type",
+            key_type,
         ],
     );
     let port = server.port().to_string();
     let written = server.line();
     assert!(written.contains("written to"), "{written:?}");
     let out = run_client(
-        &exe,
+        exe,
         &[
             "client", "--port", &port, "--ca", ca_arg, "--bytes", "1000000",
         ],
     );
     drop(server);
+    let text = Command::new("openssl")
+        .args(["x509", "-noout", "-text", "-in", ca_arg])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
     let _ = std::fs::remove_dir_all(&dir);
+    (out, text)
+}
+
+#[test]
+fn tls_echo_server_and_client_with_a_generated_certificate() {
+    let Some(exe) = example("tls_echo") else {
+        return;
+    };
+    let (out, cert) = tls_echo_with(&exe, "p256");
     assert!(
         out.contains("ok: 1000000 bytes echoed byte-exact over TLS"),
         "{out:?}"
     );
+    if let Some(cert) = cert {
+        assert!(cert.contains("id-ecPublicKey"), "{cert}");
+        assert!(
+            cert.contains("P-256") || cert.contains("prime256v1"),
+            "{cert}"
+        );
+    }
+}
+
+#[test]
+fn tls_echo_with_an_rsa_2048_key() {
+    let Some(exe) = example("tls_echo") else {
+        return;
+    };
+    // the RSA key comes from `openssl genpkey`
+    if Command::new("openssl").arg("version").output().is_err() {
+        eprintln!("skipped: openssl is not installed");
+        return;
+    }
+    let (out, cert) = tls_echo_with(&exe, "rsa2048");
+    assert!(
+        out.contains("ok: 1000000 bytes echoed byte-exact over TLS"),
+        "{out:?}"
+    );
+    let cert = cert.expect("openssl reads the certificate");
+    assert!(cert.contains("rsaEncryption"), "{cert}");
+    assert!(cert.contains("2048 bit"), "{cert}");
 }
