@@ -80,19 +80,23 @@ pub enum Error {
         #[source]
         source: flate2::DecompressError,
     },
-    /// Decompression would exceed the configured output size or expansion ratio.
+    /// Decompression crossed one of the opt-in
+    /// [`DecompressLimits`](crate::zlib::DecompressLimits) the application set (there are
+    /// none by default: memory is bounded by backpressure, not by refusing data).
+    #[cfg(feature = "zlib")]
     #[error(
-        "{format} decompression stopped: {output} bytes out of {input} bytes in exceeds {limit}"
+        "{format} decompression stopped at compressed byte {input}: {output} bytes \
+         decompressed exceed {limit}"
     )]
     DecompressionLimit {
         /// deflate, zlib or gzip.
         format: &'static str,
         /// Bytes decompressed so far (including the one that crossed the limit).
         output: u64,
-        /// Compressed bytes consumed so far.
+        /// Compressed bytes consumed so far (where in the compressed stream it stopped).
         input: u64,
-        /// Which limit, e.g. `"the maximum output of 1048576 bytes"`.
-        limit: String,
+        /// Which limit, with its setting.
+        limit: crate::zlib::DecompressLimit,
     },
     /// Bytes followed the end of a compressed stream that cannot have a successor.
     #[error("{format} stream: {extra} bytes after the end of the stream")]
@@ -136,9 +140,11 @@ impl Error {
     /// libevent: none (`BEV_ERROR` carries no reason).
     pub fn kind(&self) -> FilterErrorKind {
         match self {
-            Error::FrameTooLarge { .. }
-            | Error::LineTooLong { .. }
-            | Error::DecompressionLimit { .. } => FilterErrorKind::LimitExceeded,
+            Error::FrameTooLarge { .. } | Error::LineTooLong { .. } => {
+                FilterErrorKind::LimitExceeded
+            }
+            #[cfg(feature = "zlib")]
+            Error::DecompressionLimit { .. } => FilterErrorKind::LimitExceeded,
             Error::Truncated { .. } | Error::DirtyShutdown { .. } => FilterErrorKind::UnexpectedEof,
             Error::Buffer(_) | Error::Io(_) => FilterErrorKind::Io,
             Error::WriteAfterFinish { .. } | Error::InvalidConfig { .. } => FilterErrorKind::Other,

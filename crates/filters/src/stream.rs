@@ -300,7 +300,10 @@ where
             if self.read_done {
                 return Poll::Ready(Ok(()));
             }
-            if !self.raw_in.is_empty() && self.run_input(FlushMode::Normal)? {
+            // Input the filter holds itself (zlib's owed output) counts as buffered input.
+            if (!self.raw_in.is_empty() || self.input.wants_write())
+                && self.run_input(FlushMode::Normal)?
+            {
                 return Poll::Ready(Ok(()));
             }
             if self.read_eof {

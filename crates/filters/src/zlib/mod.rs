@@ -12,7 +12,7 @@ mod inflate;
 
 pub use deflate::Compressor;
 pub use flate2::Compression;
-pub use inflate::{DecompressLimits, Decompressor};
+pub use inflate::{DecompressLimit, DecompressLimits, Decompressor};
 
 /// The container around the deflate data.
 ///
