@@ -1,5 +1,5 @@
 //! Builds the C shim that runs the benchmark workloads (B1-B8 of
-//! shared/bench/WORKLOADS.md) on libevent's own evbuffer, so that the
+//! docs/workloads.md) on libevent's own evbuffer, so that the
 //! benches and the `evbuffer_workloads` example can time both sides in one
 //! run.
 //!

@@ -1,11 +1,13 @@
-//! Criterion benches for the reference buffer workloads B1-B8 of
-//! `shared/bench/WORKLOADS.md`: one group per workload, with the functions
-//! `evbuffer` (this project's `EvBuffer`) and `libevent` (libevent's own
-//! evbuffer through the C shim in `benches/c/`, when the build found
-//! libevent), so that the ratio comes out of one run.
+//! Criterion benches for the buffer workloads B1-B8 of `docs/workloads.md`:
+//! one group per workload, with the functions `evbuffer` (this project's
+//! `EvBuffer`), `libevent` (libevent's own evbuffer through the C shim in
+//! `benches/c/`, when the build found libevent) and `bytesmut` (one plain
+//! contiguous `bytes::BytesMut` per buffer; not for B4), so that the ratios
+//! come out of one run. `cargo bench -p evbuffer` runs the evbuffer and
+//! `BytesMut` sides alone, without the C shim.
 //!
 //! One criterion iteration is one round of the workload (a full run at the
-//! WORKLOADS.md counts takes around a second per side, too long for
+//! documented counts takes around a second per side, too long for
 //! criterion); `cargo run --release --example evbuffer_workloads` runs the
 //! full counts. Setup (B4's and B6's buffers) is outside the timing.
 //!
@@ -62,7 +64,7 @@ fn bench(c: &mut Criterion<CpuTime>) {
     }
     for id in Id::ALL {
         let mut group = c.benchmark_group(format!("{id}_{}", id.title()));
-        for side in [Side::Evbuffer, Side::Libevent] {
+        for side in Side::ALL {
             let Some(mut w) = setup(side, id) else {
                 continue;
             };

@@ -1,7 +1,7 @@
-//! Runs the reference buffer workloads B1-B8 of `shared/bench/WORKLOADS.md`
-//! once each, at their full round counts, on `evbuffer::EvBuffer` (or with
-//! `--libevent` on libevent's own evbuffer), and prints one line per
-//! workload:
+//! Runs the buffer workloads B1-B8 of `docs/workloads.md` once each, at
+//! their full round counts, on `evbuffer::EvBuffer` (or with `--libevent` on
+//! libevent's own evbuffer, with `--bytesmut` on a plain `bytes::BytesMut`),
+//! and prints one line per workload:
 //!
 //! ```text
 //! $ cargo run --release --example evbuffer_workloads -- B4
@@ -10,9 +10,10 @@
 //!
 //! The checksum is checked against the one computed from the workload's
 //! definition alone; a mismatch is an error (exit status 1). `--compare`
-//! instead runs each workload on both sides, alternately, `--repeat` times,
-//! and prints a markdown table of the best times and their ratio (evbuffer /
-//! libevent; below 1 means faster than libevent) with the geometric mean.
+//! instead runs each workload on every side (evbuffer, libevent, BytesMut),
+//! interleaved, `--repeat` times, and prints a markdown table of the best
+//! times and the ratios evbuffer / libevent and evbuffer / BytesMut (below 1
+//! means evbuffer is faster) with their geometric means.
 //! The times there are the thread's CPU time, which other processes on a
 //! busy machine do not inflate; the wall-clock ratio is shown beside it.
 //!
@@ -31,21 +32,24 @@ use std::time::Instant;
 use workloads::{expected, setup, steady_allocator, thread_cpu_ns, Id, Side, HAS_LIBEVENT};
 
 #[derive(Parser, Debug)]
-#[command(about = "Runs the evbuffer reference workloads (WORKLOADS.md B1-B8)")]
+#[command(about = "Runs the evbuffer workloads (docs/workloads.md, B1-B8)")]
 struct Args {
     /// Workloads to run: B1 ... B8, or `all`.
     #[arg(required = true, value_name = "WORKLOAD")]
     workloads: Vec<String>,
     /// Run on libevent's evbuffer (the C shim) instead of this crate.
-    #[arg(long, conflicts_with = "compare")]
+    #[arg(long, conflicts_with_all = ["compare", "bytesmut"])]
     libevent: bool,
-    /// Run both sides and print a ratio table instead.
+    /// Run on one contiguous `bytes::BytesMut` per buffer instead (no B4).
+    #[arg(long, conflicts_with = "compare")]
+    bytesmut: bool,
+    /// Run every side, interleaved, and print a ratio table instead.
     #[arg(long)]
     compare: bool,
     /// With --compare: runs per side (the best one counts).
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
     repeat: u32,
-    /// Rounds per run instead of WORKLOADS.md's count (the checksum is then
+    /// Rounds per run instead of the documented count (the checksum is then
     /// checked against the independent computation only).
     #[arg(long)]
     rounds: Option<u64>,
@@ -65,10 +69,11 @@ struct Run {
 
 /// Sets up (not timed), runs `rounds` rounds (timed) and checks the checksum.
 fn run_once(side: Side, id: Id, rounds: u64) -> Result<Run, String> {
-    let mut w = setup(side, id).ok_or_else(|| {
-        "this build has no libevent side (pkg-config did not find libevent at build time; \
-         install libevent-dev and rebuild)"
-            .to_string()
+    let mut w = setup(side, id).ok_or_else(|| match side {
+        Side::Libevent => "this build has no libevent side (pkg-config did not find libevent \
+                           at build time; install libevent-dev and rebuild)"
+            .to_string(),
+        _ => format!("{id} has no {side} version (B4 peeks at a chained buffer's extents)"),
     })?;
     let cpu = thread_cpu_ns();
     let start = Instant::now();
@@ -105,39 +110,87 @@ fn parse_ids(names: &[String]) -> Result<Vec<Id>, String> {
     Ok(ids)
 }
 
+/// Best CPU and wall times of one side over the repeats.
+#[derive(Clone, Copy)]
+struct Best {
+    cpu_ns: u128,
+    ns: u128,
+}
+
+fn geomean(logs: &[f64]) -> String {
+    if logs.is_empty() {
+        return String::new();
+    }
+    format!(
+        "{:.2}",
+        (logs.iter().sum::<f64>() / logs.len() as f64).exp()
+    )
+}
+
 fn compare(ids: &[Id], rounds: Option<u64>, repeat: u32) -> Result<(), String> {
     if !HAS_LIBEVENT {
-        return Err("--compare needs the libevent side, which this build lacks".into());
+        eprintln!("note: this build has no libevent side (install libevent-dev and rebuild)");
     }
-    println!("| workload | evbuffer ms | libevent ms | ratio | wall ratio |");
-    println!("|---|---:|---:|---:|---:|");
-    let (mut log_cpu, mut log_wall) = (0.0f64, 0.0f64);
+    println!(
+        "| workload | evbuffer ms | libevent ms | BytesMut ms | vs libevent | vs BytesMut | wall vs libevent | wall vs BytesMut |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    let mut logs: [Vec<f64>; 4] = Default::default();
     for &id in ids {
         let rounds = rounds.unwrap_or(id.full_rounds());
-        let mut best = [(u128::MAX, u128::MAX); 2];
+        let mut best: [Option<Best>; 3] = [None; 3];
+        // Interleaved: one run of each side, `repeat` times over.
         for _ in 0..repeat {
-            for (i, side) in [Side::Evbuffer, Side::Libevent].into_iter().enumerate() {
+            for (i, side) in Side::ALL.into_iter().enumerate() {
+                if setup(side, id).is_none() {
+                    continue;
+                }
                 let r = run_once(side, id, rounds)?;
-                best[i] = (best[i].0.min(r.cpu_ns), best[i].1.min(r.ns));
+                let b = best[i].get_or_insert(Best {
+                    cpu_ns: u128::MAX,
+                    ns: u128::MAX,
+                });
+                b.cpu_ns = b.cpu_ns.min(r.cpu_ns);
+                b.ns = b.ns.min(r.ns);
             }
         }
-        let [(ours, ours_wall), (theirs, theirs_wall)] = best;
-        let ratio = ours as f64 / theirs as f64;
-        let wall = ours_wall as f64 / theirs_wall as f64;
-        log_cpu += ratio.ln();
-        log_wall += wall.ln();
+        let ms = |b: Option<Best>| {
+            b.map_or("—".to_string(), |b| {
+                format!("{:.1}", b.cpu_ns as f64 / 1e6)
+            })
+        };
+        let ours = best[0].ok_or("no evbuffer run")?;
+        let mut cells = Vec::new();
+        for (k, other) in [best[1], best[2]].into_iter().enumerate() {
+            match other {
+                Some(o) => {
+                    let ratio = ours.cpu_ns as f64 / o.cpu_ns as f64;
+                    let wall = ours.ns as f64 / o.ns as f64;
+                    logs[k].push(ratio.ln());
+                    logs[k + 2].push(wall.ln());
+                    cells.push((format!("{ratio:.2}"), format!("{wall:.2}")));
+                }
+                None => cells.push(("—".into(), "—".into())),
+            }
+        }
         println!(
-            "| {id} {} | {:.1} | {:.1} | {ratio:.2} | {wall:.2} |",
+            "| {id} {} | {} | {} | {} | {} | {} | {} | {} |",
             id.title(),
-            ours as f64 / 1e6,
-            theirs as f64 / 1e6
+            ms(best[0]),
+            ms(best[1]),
+            ms(best[2]),
+            cells[0].0,
+            cells[1].0,
+            cells[0].1,
+            cells[1].1,
         );
     }
-    let n = ids.len() as f64;
     println!(
-        "| geometric mean | | | {:.2} | {:.2} |",
-        (log_cpu / n).exp(),
-        (log_wall / n).exp()
+        "| geometric mean | | | | {} | {} | {} | {} |",
+        geomean(&logs[0]),
+        geomean(&logs[1]),
+        geomean(&logs[2]),
+        geomean(&logs[3])
     );
     Ok(())
 }
@@ -153,6 +206,8 @@ fn main() -> ExitCode {
         }
         let side = if args.libevent {
             Side::Libevent
+        } else if args.bytesmut {
+            Side::BytesMut
         } else {
             Side::Evbuffer
         };
@@ -161,7 +216,7 @@ fn main() -> ExitCode {
             let Run { checksum, ns, .. } = run_once(side, id, rounds)?;
             if args.rounds.is_none() && checksum != id.documented_checksum() {
                 return Err(format!(
-                    "{id}: checksum {checksum}, WORKLOADS.md says {}",
+                    "{id}: checksum {checksum}, docs/workloads.md says {}",
                     id.documented_checksum()
                 ));
             }

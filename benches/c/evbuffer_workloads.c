@@ -1,5 +1,5 @@
 /*
- * The reference workloads B1-B8 of shared/bench/WORKLOADS.md, run on
+ * The buffer workloads B1-B8 of docs/workloads.md, run on
  * libevent's own evbuffer, so that the Rust benches can time both sides in
  * one run. Built by the facade's build.rs when pkg-config finds libevent.
  *

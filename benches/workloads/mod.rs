@@ -1,115 +1,24 @@
-//! The reference workloads B1-B8 of `shared/bench/WORKLOADS.md`, on
-//! [`evbuffer::EvBuffer`] and on libevent's own evbuffer (through the C shim
-//! in `benches/c/`, when the build found libevent).
+//! The buffer workloads B1-B8 of `docs/workloads.md` on three sides: this
+//! project's [`evbuffer::EvBuffer`], the plain contiguous `bytes::BytesMut`
+//! (both from the evbuffer crate's own bench code,
+//! `crates/evbuffer/benches/workloads/`), and libevent's evbuffer through the
+//! C shim in `benches/c/` (when the build found libevent).
 //!
 //! One module, shared by `benches/evbuffer_workloads.rs`,
 //! `examples/evbuffer_workloads.rs` and `tests/evbuffer_workloads.rs` through
-//! `#[path]`, so that the benches, the example and the test run the very same
-//! code. Every workload is a state (built by an untimed setup) plus a
-//! `run(rounds)` that is the timed part and returns its checksum; the data
-//! stream (byte i is `i % 251`) goes on across calls, as the definitions say.
+//! `#[path]`, so that the bench, the example and the test run the very same
+//! code.
 #![allow(dead_code)] // each includer uses a different part
 
-pub mod expected;
+#[path = "../../crates/evbuffer/benches/workloads/mod.rs"]
+mod shared;
+
 #[cfg(has_libevent)]
 pub mod libevent;
-pub mod rust;
+
+pub use shared::{expected, steady_allocator, sum_bytes, thread_cpu_ns, Id, Workload};
 
 use std::fmt;
-
-/// One of the buffer workloads.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Id {
-    /// small-add-drain
-    B1,
-    /// move-chains
-    B2,
-    /// reserve-commit
-    B3,
-    /// peek
-    B4,
-    /// readln-crlf
-    B5,
-    /// search
-    B6,
-    /// pullup
-    B7,
-    /// remove-buffer
-    B8,
-}
-
-impl Id {
-    /// Every workload, in order.
-    pub const ALL: [Id; 8] = [
-        Id::B1,
-        Id::B2,
-        Id::B3,
-        Id::B4,
-        Id::B5,
-        Id::B6,
-        Id::B7,
-        Id::B8,
-    ];
-
-    /// The round count WORKLOADS.md gives (one full run).
-    pub fn full_rounds(self) -> u64 {
-        match self {
-            Id::B1 => 25_000,
-            Id::B2 | Id::B3 | Id::B8 => 1_000,
-            Id::B4 | Id::B7 => 1_000_000,
-            Id::B5 => 100,
-            Id::B6 => 10_000,
-        }
-    }
-
-    /// The checksum WORKLOADS.md gives for a full run (libevent 2.1.12's).
-    pub fn documented_checksum(self) -> u64 {
-        match self {
-            Id::B1 => 204_799_998_795,
-            Id::B2 => 1_048_576_000,
-            Id::B3 => 131_071_992_621,
-            Id::B4 => 1_024_000_000_000,
-            Id::B5 => 15_540_634_048_917_899_931,
-            Id::B6 => 10_485_600_000,
-            Id::B7 => 125_000_070,
-            Id::B8 => 1_048_576_000,
-        }
-    }
-
-    /// The workload's short name in WORKLOADS.md.
-    pub fn title(self) -> &'static str {
-        match self {
-            Id::B1 => "small-add-drain",
-            Id::B2 => "move-chains",
-            Id::B3 => "reserve-commit",
-            Id::B4 => "peek",
-            Id::B5 => "readln-crlf",
-            Id::B6 => "search",
-            Id::B7 => "pullup",
-            Id::B8 => "remove-buffer",
-        }
-    }
-
-    /// Parses `B4` / `b4`.
-    pub fn parse(s: &str) -> Option<Id> {
-        Id::ALL
-            .into_iter()
-            .find(|id| id.to_string().eq_ignore_ascii_case(s))
-    }
-}
-
-impl fmt::Display for Id {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{self:?}")
-    }
-}
-
-/// A workload's state: `run` is the timed part.
-pub trait Workload {
-    /// Runs `rounds` rounds (one round as WORKLOADS.md counts them) and
-    /// returns their checksum contribution (wrapping).
-    fn run(&mut self, rounds: u64) -> u64;
-}
 
 /// Which implementation runs a workload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -118,6 +27,13 @@ pub enum Side {
     Evbuffer,
     /// libevent's evbuffer through the C shim
     Libevent,
+    /// one contiguous `bytes::BytesMut` per buffer
+    BytesMut,
+}
+
+impl Side {
+    /// Every side, in table order.
+    pub const ALL: [Side; 3] = [Side::Evbuffer, Side::Libevent, Side::BytesMut];
 }
 
 impl fmt::Display for Side {
@@ -125,6 +41,7 @@ impl fmt::Display for Side {
         f.write_str(match self {
             Side::Evbuffer => "evbuffer",
             Side::Libevent => "libevent",
+            Side::BytesMut => "bytesmut",
         })
     }
 }
@@ -133,84 +50,14 @@ impl fmt::Display for Side {
 pub const HAS_LIBEVENT: bool = cfg!(has_libevent);
 
 /// Sets a workload up on one side (not timed). `None` for the libevent side
-/// when the build did not find libevent.
+/// when the build did not find libevent, and for B4 on `BytesMut`.
 pub fn setup(side: Side, id: Id) -> Option<Box<dyn Workload>> {
     match side {
-        Side::Evbuffer => Some(rust::setup(id)),
+        Side::Evbuffer => Some(shared::evbuf::setup(id)),
+        Side::BytesMut => shared::bytesmut::setup(id),
         #[cfg(has_libevent)]
         Side::Libevent => Some(libevent::setup(id)),
         #[cfg(not(has_libevent))]
         Side::Libevent => None,
     }
-}
-
-/// The calling thread's CPU time in nanoseconds (`CLOCK_THREAD_CPUTIME_ID`,
-/// user and system time). The benches and `--compare` time with it rather
-/// than the wall clock: on a shared machine other processes inflate wall
-/// time by whatever share of the CPU they take, but not this.
-pub fn thread_cpu_ns() -> u128 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes one timespec through a valid pointer.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
-    ts.tv_sec as u128 * 1_000_000_000 + ts.tv_nsec as u128
-}
-
-/// Keeps glibc's malloc from giving the top of the heap back to the kernel
-/// after every free (`M_TRIM_THRESHOLD`), so that both sides are timed with
-/// the allocator in a steady state. Without it, whether libevent's B2
-/// returns its 1 MiB of chains to the kernel each round and faults it back
-/// in next round (40x slower) depends on the process's allocation history:
-/// glibc raises the threshold by itself once a large block has been freed,
-/// as criterion's own buffers do. Applies to both sides alike; `EvBuffer`
-/// keeps emptied chunks for reuse and is not affected either way.
-pub fn steady_allocator() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets a tunable of glibc's allocator; called before
-    // any workload runs.
-    unsafe {
-        libc::mallopt(libc::M_TRIM_THRESHOLD, 256 << 20);
-    }
-}
-
-/// The byte sum of the checksums (B1, B3, B5). The C shim uses the same
-/// algorithm: on x86_64, SSE2's `PSADBW` sums 16 bytes per instruction (the
-/// plain widening loop both compilers make otherwise took most of B3's time
-/// on both sides, hiding the buffers' own cost).
-#[inline]
-pub fn sum_bytes(bytes: &[u8]) -> u64 {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: SSE2 is part of the x86_64 baseline, so every x86_64 CPU has
-    // the feature `sad_sum` is compiled for.
-    return unsafe { sad_sum(bytes) };
-    #[cfg(not(target_arch = "x86_64"))]
-    plain_sum(bytes)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "sse2")]
-fn sad_sum(bytes: &[u8]) -> u64 {
-    use std::arch::x86_64::{
-        _mm_add_epi64, _mm_cvtsi128_si64, _mm_sad_epu8, _mm_set_epi64x, _mm_setzero_si128,
-        _mm_unpackhi_epi64,
-    };
-    let mut blocks = bytes.chunks_exact(16);
-    let zero = _mm_setzero_si128();
-    let mut acc = _mm_setzero_si128();
-    for b in &mut blocks {
-        let lo = i64::from_le_bytes(b[..8].try_into().expect("8 bytes"));
-        let hi = i64::from_le_bytes(b[8..].try_into().expect("8 bytes"));
-        acc = _mm_add_epi64(acc, _mm_sad_epu8(_mm_set_epi64x(hi, lo), zero));
-    }
-    let lanes =
-        _mm_cvtsi128_si64(acc) as u64 + _mm_cvtsi128_si64(_mm_unpackhi_epi64(acc, acc)) as u64;
-    lanes + plain_sum(blocks.remainder())
-}
-
-#[inline]
-fn plain_sum(bytes: &[u8]) -> u64 {
-    bytes.iter().map(|&b| u64::from(b)).sum()
 }

@@ -1,10 +1,13 @@
-//! The [`EvBuffer`] itself: the chunk queue, adding, removing and moving.
+//! The [`EvBuffer`] itself: its representation, adding, removing and moving.
 //!
-//! Everything else (peek, reserve, search, lines, callbacks, I/O) is an
-//! `impl EvBuffer` block in its own module; this one holds the representation
-//! and the operations that change it.
+//! The bytes live in a [`ChunkQueue`](crate::queue::ChunkQueue), which alone
+//! changes the chunks, the length and the generation (its module lists the
+//! invariants); emptied allocations go to the [`Spares`] recycler. The
+//! operations here check what the caller asked for ([`EvBuffer::check`]),
+//! call the queue's mutators and run the change callbacks. Everything else
+//! (peek, reserve, search, lines, callbacks, I/O) is an `impl EvBuffer` block
+//! in its own module.
 
-use std::collections::VecDeque;
 use std::mem;
 
 use bytes::{Bytes, BytesMut};
@@ -13,6 +16,8 @@ use crate::callbacks::Callbacks;
 use crate::chunk::Chunk;
 use crate::error::{Error, Result};
 use crate::policy::ChunkPolicy;
+use crate::queue::ChunkQueue;
+use crate::spare::Spares;
 
 /// libevent's `struct evbuffer`: a queue of byte chunks that moves data
 /// between buffers without copying it.
@@ -43,28 +48,29 @@ use crate::policy::ChunkPolicy;
 /// assert_eq!(output, &b"Host: x\r\n\r\n"[..]);
 /// ```
 pub struct EvBuffer {
-    /// The data, front first. Never holds an empty chunk; only the last
-    /// chunk may be [`Chunk::Mut`].
-    pub(crate) chunks: VecDeque<Chunk>,
-    /// Total bytes in `chunks`.
-    pub(crate) len: usize,
+    /// The data: chunks, length and generation (see [`ChunkQueue`]).
+    pub(crate) q: ChunkQueue,
     pub(crate) policy: ChunkPolicy,
     /// Emptied allocations kept for reuse (see [`ChunkPolicy`]).
-    pub(crate) spares: [Option<BytesMut>; ChunkPolicy::MAX_SPARES],
+    pub(crate) spares: Spares,
     pub(crate) frozen_front: bool,
     pub(crate) frozen_back: bool,
-    /// Bumped by every change that moves data relative to the front, so that
-    /// a [`Ptr`](crate::Ptr)'s cached chunk index is used only while valid.
-    pub(crate) gen: u64,
-    /// Whether `chunks` may hold a [`Chunk::File`]: set when one is pushed or
-    /// moved in, cleared when a scan finds none. While false, operations
-    /// that must have the front in memory skip looking for file chunks.
-    pub(crate) files: bool,
     /// Change callbacks; `None` (the common case) costs one branch per change.
     pub(crate) cbs: Option<Box<Callbacks>>,
     /// The allocation `BufMut::chunk_mut` handed out when the tail had no
     /// room; it becomes the tail once something is written into it.
     pub(crate) bufmut_next: Option<BytesMut>,
+}
+
+/// What an operation is about to do, for [`EvBuffer::check`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Access {
+    /// Take bytes from the front.
+    Take,
+    /// Add this many bytes at the back.
+    Add(usize),
+    /// Put this many bytes before the front.
+    Prepend(usize),
 }
 
 impl Default for EvBuffer {
@@ -85,14 +91,11 @@ impl EvBuffer {
     /// libevent: `evbuffer_new`; libevent's chunk sizing is fixed.
     pub fn with_chunk_policy(policy: ChunkPolicy) -> Self {
         EvBuffer {
-            chunks: VecDeque::new(),
-            len: 0,
+            q: ChunkQueue::new(),
             policy,
-            spares: Default::default(),
+            spares: Spares::default(),
             frozen_front: false,
             frozen_back: false,
-            gen: crate::ptr::fresh_gen(),
-            files: false,
             cbs: None,
             bufmut_next: None,
         }
@@ -108,7 +111,7 @@ impl EvBuffer {
     /// Number of bytes stored (`evbuffer_get_length`).
     #[inline]
     pub fn len(&self) -> usize {
-        self.len
+        self.q.len()
     }
 
     /// Whether the buffer holds no bytes.
@@ -116,21 +119,21 @@ impl EvBuffer {
     /// libevent: `evbuffer_get_length(buf) == 0`.
     #[inline]
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.q.is_empty()
     }
 
     /// Number of chunks (libevent's chains) holding the data; equals
     /// `extent_count(..)` (`evbuffer_peek(buf, -1, NULL, NULL, 0)`).
     #[inline]
     pub fn chunk_count(&self) -> usize {
-        self.chunks.len()
+        self.q.chunks().len()
     }
 
     /// Length of the first chunk: how many bytes `pullup` can return without
     /// copying (`evbuffer_get_contiguous_space`).
     #[inline]
     pub fn contiguous_len(&self) -> usize {
-        self.chunks.front().map_or(0, Chunk::len)
+        self.q.front().map_or(0, Chunk::len)
     }
 
     /// Spare capacity of the tail chunk: how many bytes can be added without
@@ -139,189 +142,114 @@ impl EvBuffer {
     /// libevent: the room `evbuffer_expand` guarantees.
     #[inline]
     pub fn tail_capacity(&self) -> usize {
-        self.chunks.back().map_or(0, Chunk::spare)
+        self.q.tail_spare()
     }
 
-    /// Drops the allocations kept for reuse (see [`ChunkPolicy`]), e.g. when a
-    /// connection goes idle.
+    /// Frees every allocation the buffer holds without holding data: the
+    /// emptied chunk allocations kept for reuse (see [`ChunkPolicy`]), the
+    /// one a `BufMut::chunk_mut` call set aside, and, when the buffer is
+    /// empty, the chunk array itself. An empty buffer then holds no heap
+    /// memory at all, e.g. for a connection that goes idle.
     ///
     /// libevent: no equivalent (libevent frees chains as they empty).
     pub fn release_spare(&mut self) {
-        self.spares = Default::default();
+        self.spares.clear();
+        self.bufmut_next = None;
+        self.q.shrink();
+    }
+
+    /// Checks the chunk queue's invariants (no empty chunk, only the tail
+    /// writable, the length equal to the sum of the chunk lengths, the file
+    /// flag set whenever a file chunk is held), panicking with what is
+    /// wrong. O(chunks); for tests.
+    #[doc(hidden)]
+    pub fn check_invariants(&self) {
+        self.q.check_invariants();
     }
 
     // ----- internal helpers -------------------------------------------------
 
-    /// Pushes a chunk at the back, freezing the current tail first so that
-    /// only the last chunk is writable.
+    /// The checks every operation opens with, in libevent's order: the end it
+    /// works on must not be frozen ([`Error::FrozenFront`] /
+    /// [`Error::FrozenBack`]), and bytes it adds must keep the length within
+    /// `isize::MAX` ([`Error::OutOfRange`] naming `op`). An operation that
+    /// then finds nothing to do (0 bytes) returns at once.
     #[inline]
-    pub(crate) fn push_chunk(&mut self, c: Chunk) {
-        debug_assert!(c.len() > 0);
-        self.files |= c.is_file();
-        self.freeze_tail();
-        self.chunks.push_back(c);
+    pub(crate) fn check(&self, op: &'static str, access: Access) -> Result<()> {
+        let n = match access {
+            Access::Take if self.frozen_front => return Err(Error::FrozenFront),
+            Access::Take => return Ok(()),
+            Access::Add(_) if self.frozen_back => return Err(Error::FrozenBack),
+            Access::Prepend(_) if self.frozen_front => return Err(Error::FrozenFront),
+            Access::Add(n) | Access::Prepend(n) => n,
+        };
+        if self.q.fits(n) {
+            Ok(())
+        } else {
+            Err(Error::out_of_range(op, n, self.len()))
+        }
     }
 
-    /// Makes the tail chunk immutable (before something is pushed behind it).
+    /// Pushes a chunk at the back (see [`ChunkQueue::push`]).
     #[inline]
-    pub(crate) fn freeze_tail(&mut self) {
-        if let Some(last @ Chunk::Mut(_)) = self.chunks.back_mut() {
-            let m = mem::replace(last, Chunk::Frozen(Bytes::new()));
-            *last = m.freeze();
-        }
+    pub(crate) fn push_chunk(&mut self, c: Chunk) {
+        self.q.push(c);
     }
 
     /// A writable allocation able to take `needed` bytes: a spare if one is
     /// big enough (the largest), else a new one sized by the policy.
-    pub(crate) fn alloc_chunk(&mut self, needed: usize) -> BytesMut {
-        let mut best: Option<usize> = None;
-        for (i, s) in self.spares.iter().enumerate() {
-            if let Some(s) = s {
-                let cap = s.capacity();
-                if cap >= needed
-                    && best
-                        .is_none_or(|b| cap > self.spares[b].as_ref().map_or(0, |x| x.capacity()))
-                {
-                    best = Some(i);
-                }
-            }
-        }
-        if let Some(i) = best {
-            if let Some(b) = self.spares[i].take() {
-                return b;
-            }
-        }
-        BytesMut::with_capacity(self.policy.next_capacity(self.len, needed))
-    }
-
-    /// Gives back an allocation for reuse (an emptied chunk, or an
-    /// uncommitted reservation).
-    pub(crate) fn recycle(&mut self, mut buf: BytesMut) {
-        if !self.policy.keep_spare() {
-            return;
-        }
-        buf.clear();
-        // Get the full allocation back: try the largest useful size first
-        // (bytes gives at least what is asked, the whole buffer if it can).
-        let max = self.policy.max_chunk();
-        let mut want = max;
-        loop {
-            if buf.try_reclaim(want) {
-                break;
-            }
-            if want <= self.policy.min_chunk() {
-                return;
-            }
-            want /= 2;
-        }
-        let cap = buf.capacity();
-        if cap < self.policy.min_chunk() || cap > max.max(self.policy.min_chunk()) {
-            return;
-        }
-        // Keep the two largest allocations, and among equals the ones at
-        // the highest addresses: with a heap that grows upwards (glibc's
-        // brk heap) holding the topmost chunk keeps the allocator from
-        // trimming the memory below it back to the OS, only to fault it in
-        // again on the next round of a fill-and-drain pattern.
-        let rank = |b: &BytesMut| (b.capacity(), b.as_ptr() as usize);
-        let new_rank = (cap, buf.as_ptr() as usize);
-        let [s0, s1] = &mut self.spares;
-        match (s0.as_ref().map(rank), s1.as_ref().map(rank)) {
-            (None, _) => *s0 = Some(buf),
-            (_, None) => *s1 = Some(buf),
-            (Some(r0), Some(r1)) => {
-                if r0 <= r1 && new_rank > r0 {
-                    *s0 = Some(buf);
-                } else if r1 < r0 && new_rank > r1 {
-                    *s1 = Some(buf);
-                }
-            }
-        }
-    }
-
     #[inline]
-    fn recycle_chunk(&mut self, c: Chunk) {
-        if self.policy.keep_spare() {
-            if let Some(b) = c.into_reusable() {
-                self.recycle(b);
-            }
+    pub(crate) fn alloc_chunk(&mut self, needed: usize) -> BytesMut {
+        match self.spares.take(needed) {
+            Some(b) => b,
+            None => BytesMut::with_capacity(self.policy.next_capacity(self.len(), needed)),
         }
+    }
+
+    /// Gives back an allocation for reuse (an uncommitted reservation's).
+    pub(crate) fn recycle(&mut self, buf: BytesMut) {
+        self.spares.offer(buf, &self.policy);
     }
 
     /// Copies `data` to the end: into the tail's spare capacity, then (if
-    /// needed) into one new chunk. No freeze check, no callbacks.
+    /// needed) into one new chunk. No checks, no callbacks.
     #[inline]
     pub(crate) fn append_copy(&mut self, data: &[u8]) {
-        let mut rest = data;
-        if let Some(Chunk::Mut(tail)) = self.chunks.back_mut() {
-            let room = tail.capacity() - tail.len();
-            if rest.len() <= room {
-                tail.extend_from_slice(rest);
-                self.len += rest.len();
-                return;
-            }
-            let (now, later) = rest.split_at(room);
-            tail.extend_from_slice(now);
-            self.len += room;
-            rest = later;
-        }
-        if !rest.is_empty() {
-            self.append_copy_new_chunk(rest);
+        if !self.q.try_extend_tail(data) {
+            self.append_copy_slow(data);
         }
     }
 
+    /// `append_copy` when the tail cannot take all of `data`: fill it, then
+    /// one new chunk.
     #[cold]
-    fn append_copy_new_chunk(&mut self, data: &[u8]) {
-        let mut c = self.alloc_chunk(data.len());
-        c.extend_from_slice(data);
-        self.len += data.len();
-        self.push_chunk(Chunk::Mut(c));
+    fn append_copy_slow(&mut self, data: &[u8]) {
+        let k = self.q.extend_tail(data);
+        let rest = &data[k..];
+        if !rest.is_empty() {
+            let mut c = self.alloc_chunk(rest.len());
+            c.extend_from_slice(rest);
+            self.q.push(Chunk::Mut(c));
+        }
     }
 
-    /// Removes the first `n <= len` bytes. No freeze check, no callbacks.
+    /// Removes the first `n <= len` bytes, recycling emptied chunks. No
+    /// checks, no callbacks.
     #[inline]
-    pub(crate) fn drain_internal(&mut self, mut n: usize) {
-        debug_assert!(n <= self.len);
-        if n == 0 {
-            return;
-        }
-        self.len -= n;
-        self.gen = self.gen.wrapping_add(1);
-        while n > 0 {
-            let Some(front) = self.chunks.front_mut() else {
-                break;
-            };
-            let l = front.len();
-            if n < l {
-                front.advance(n);
-                return;
-            }
-            n -= l;
-            if let Some(c) = self.chunks.pop_front() {
-                self.recycle_chunk(c);
-            }
-        }
+    pub(crate) fn drain_internal(&mut self, n: usize) {
+        let (spares, policy) = (&mut self.spares, &self.policy);
+        self.q.advance(n, |c| spares.offer_chunk(c, policy));
     }
 
-    /// Takes the first `n` bytes (`0 < n <= len`) as chunks, splitting only
-    /// the boundary chunk. Calls `sink` with each chunk. No checks.
-    fn take_front_chunks(&mut self, mut n: usize, mut sink: impl FnMut(Chunk)) {
-        self.len -= n;
-        self.gen = self.gen.wrapping_add(1);
-        while n > 0 {
-            let Some(front) = self.chunks.front_mut() else {
-                break;
-            };
-            let l = front.len();
-            if n < l {
-                sink(front.split_to(n));
-                return;
-            }
-            n -= l;
-            if let Some(c) = self.chunks.pop_front() {
-                sink(c);
-            }
+    /// Reads file chunks among the first `n` bytes into memory (see
+    /// [`ChunkQueue::load_files`]); one branch when there are none.
+    #[inline]
+    pub(crate) fn materialize_front(&mut self, n: usize) -> Result<()> {
+        if !self.q.may_hold_files() {
+            debug_assert!(!self.q.chunks().iter().any(Chunk::is_file));
+            return Ok(());
         }
+        self.q.load_files(n)
     }
 
     // ----- adding -----------------------------------------------------------
@@ -333,13 +261,8 @@ impl EvBuffer {
     /// empty `data` (statement 12).
     #[inline]
     pub fn add(&mut self, data: &[u8]) -> Result<()> {
-        if self.frozen_back {
-            return Err(Error::FrozenBack);
-        }
-        if data.len() > isize::MAX as usize - self.len {
-            return Err(Error::out_of_range("add", data.len(), self.len));
-        }
-        let orig = self.len;
+        self.check("add", Access::Add(data.len()))?;
+        let orig = self.len();
         self.append_copy(data);
         self.notify(orig, data.len(), 0);
         Ok(())
@@ -348,14 +271,9 @@ impl EvBuffer {
     /// Appends each slice in order, returning the total added
     /// (`evbuffer_add_iovec`, statement 34).
     pub fn add_slices(&mut self, slices: &[&[u8]]) -> Result<usize> {
-        if self.frozen_back {
-            return Err(Error::FrozenBack);
-        }
         let total = slices.iter().fold(0usize, |a, s| a.saturating_add(s.len()));
-        if total > isize::MAX as usize - self.len {
-            return Err(Error::out_of_range("add_slices", total, self.len));
-        }
-        let orig = self.len;
+        self.check("add_slices", Access::Add(total))?;
+        let orig = self.len();
         for s in slices {
             self.append_copy(s);
         }
@@ -371,22 +289,16 @@ impl EvBuffer {
     /// capacity is copied there instead, so that many tiny `Bytes` do not
     /// fragment the buffer.
     pub fn add_bytes(&mut self, data: Bytes) -> Result<()> {
-        if self.frozen_back {
-            return Err(Error::FrozenBack);
-        }
         let n = data.len();
+        self.check("add_bytes", Access::Add(n))?;
         if n == 0 {
             return Ok(());
         }
-        if n > isize::MAX as usize - self.len {
-            return Err(Error::out_of_range("add_bytes", n, self.len));
-        }
-        let orig = self.len;
+        let orig = self.len();
         if n <= self.policy.coalesce_below() && self.tail_capacity() >= n {
             self.append_copy(&data);
         } else {
-            self.push_chunk(Chunk::Frozen(data));
-            self.len += n;
+            self.q.push(Chunk::Frozen(data));
         }
         self.notify(orig, n, 0);
         Ok(())
@@ -413,20 +325,15 @@ impl EvBuffer {
         &mut self,
         owner: T,
     ) -> std::result::Result<(), (Error, T)> {
-        if self.frozen_back {
-            return Err((Error::FrozenBack, owner));
-        }
         let n = owner.as_ref().len();
-        if n > isize::MAX as usize - self.len {
-            let e = Error::out_of_range("add_reference", n, self.len);
+        if let Err(e) = self.check("add_reference", Access::Add(n)) {
             return Err((e, owner));
         }
         if n == 0 {
             return Ok(());
         }
-        let orig = self.len;
-        self.push_chunk(Chunk::Frozen(Bytes::from_owner(owner)));
-        self.len += n;
+        let orig = self.len();
+        self.q.push(Chunk::Frozen(Bytes::from_owner(owner)));
         self.notify(orig, n, 0);
         Ok(())
     }
@@ -441,21 +348,15 @@ impl EvBuffer {
     /// holds shared chains; here any source works (statement 22's `-1` cases
     /// do not arise: `dst == src` cannot be expressed).
     pub fn add_buffer_reference(&mut self, src: &EvBuffer) -> Result<()> {
-        if self.frozen_back {
-            return Err(Error::FrozenBack);
-        }
-        let n = src.len;
+        let n = src.len();
+        self.check("add_buffer_reference", Access::Add(n))?;
         if n == 0 {
             return Ok(());
         }
-        if n > isize::MAX as usize - self.len {
-            return Err(Error::out_of_range("add_buffer_reference", n, self.len));
+        let orig = self.len();
+        for c in src.q.chunks() {
+            self.q.push(c.share());
         }
-        let orig = self.len;
-        for c in &src.chunks {
-            self.push_chunk(c.share());
-        }
-        self.len += n;
         self.notify(orig, n, 0);
         Ok(())
     }
@@ -463,37 +364,16 @@ impl EvBuffer {
     /// Puts a copy of `data` before the current contents (`evbuffer_prepend`).
     ///
     /// Never writes into shared or referenced memory (statement 20): the bytes
-    /// go into a new chunk, or — when the first chunk is a small writable one —
+    /// go into a new chunk, or — when the only chunk is a small writable one —
     /// into a new chunk together with a copy of it.
     pub fn prepend(&mut self, data: &[u8]) -> Result<()> {
-        if self.frozen_front {
-            return Err(Error::FrozenFront);
-        }
         let n = data.len();
+        self.check("prepend", Access::Prepend(n))?;
         if n == 0 {
             return Ok(());
         }
-        if n > isize::MAX as usize - self.len {
-            return Err(Error::out_of_range("prepend", n, self.len));
-        }
-        let orig = self.len;
-        match self.chunks.front_mut() {
-            Some(Chunk::Mut(front)) if front.len() <= self.policy.coalesce_below() => {
-                // The only chunk is a small writable one: rebuild it with the
-                // prepended bytes in front, keeping it writable.
-                let cap = self.policy.next_capacity(self.len + n, n + front.len());
-                let mut nb = BytesMut::with_capacity(cap);
-                nb.extend_from_slice(data);
-                nb.extend_from_slice(front);
-                *front = nb;
-            }
-            _ => {
-                self.chunks
-                    .push_front(Chunk::Frozen(Bytes::copy_from_slice(data)));
-            }
-        }
-        self.len += n;
-        self.gen = self.gen.wrapping_add(1);
+        let orig = self.len();
+        self.q.prepend_copy(data, &self.policy);
         self.notify(orig, n, 0);
         Ok(())
     }
@@ -502,20 +382,13 @@ impl EvBuffer {
     ///
     /// libevent: `evbuffer_prepend` without the copy.
     pub fn prepend_bytes(&mut self, data: Bytes) -> Result<()> {
-        if self.frozen_front {
-            return Err(Error::FrozenFront);
-        }
         let n = data.len();
+        self.check("prepend_bytes", Access::Prepend(n))?;
         if n == 0 {
             return Ok(());
         }
-        if n > isize::MAX as usize - self.len {
-            return Err(Error::out_of_range("prepend_bytes", n, self.len));
-        }
-        let orig = self.len;
-        self.chunks.push_front(Chunk::Frozen(data));
-        self.len += n;
-        self.gen = self.gen.wrapping_add(1);
+        let orig = self.len();
+        self.q.push_front(Chunk::Frozen(data));
         self.notify(orig, n, 0);
         Ok(())
     }
@@ -530,51 +403,33 @@ impl EvBuffer {
     /// Errors: [`Error::FrozenFront`] if `src`'s front is frozen,
     /// [`Error::FrozenBack`] if `self`'s back is frozen.
     pub fn append(&mut self, src: &mut EvBuffer) -> Result<()> {
-        if src.frozen_front {
-            return Err(Error::FrozenFront);
-        }
-        if self.frozen_back {
-            return Err(Error::FrozenBack);
-        }
-        let n = src.len;
+        src.check("append", Access::Take)?;
+        let n = src.len();
+        self.check("append", Access::Add(n))?;
         if n == 0 {
             return Ok(());
         }
-        if n > isize::MAX as usize - self.len {
-            return Err(Error::out_of_range("append", n, self.len));
-        }
-        let orig = self.len;
-        let src_orig = src.len;
-        if n <= self.policy.coalesce_below()
-            && src.chunks.len() == 1
-            && matches!(src.chunks.front(), Some(Chunk::Mut(_)))
-            && self.tail_capacity() >= n
-        {
-            if let Some(Chunk::Mut(b)) = src.chunks.front() {
-                self.append_copy(b);
+        let orig = self.len();
+        let small_tail = match src.q.chunks().front() {
+            Some(Chunk::Mut(b)) if src.q.chunks().len() == 1 => Some(b),
+            _ => None,
+        };
+        match small_tail {
+            Some(b) if n <= self.policy.coalesce_below() && self.tail_capacity() >= n => {
+                self.q.extend_tail(b);
+                src.drain_internal(n);
             }
-            src.drain_internal(n);
-        } else if self.chunks.is_empty() {
-            // The buffers exchange their queues, and their spare allocations
-            // with them: `src`, now empty, is the one that gets written into
-            // next, while `self` has bytes to hand out.
-            mem::swap(&mut self.chunks, &mut src.chunks);
-            mem::swap(&mut self.spares, &mut src.spares);
-            self.len = n;
-            self.files |= src.files;
-            src.files = false;
-            src.len = 0;
-            src.gen = src.gen.wrapping_add(1);
-        } else {
-            self.freeze_tail();
-            self.chunks.append(&mut src.chunks);
-            self.len += n;
-            self.files |= src.files;
-            src.files = false;
-            src.len = 0;
-            src.gen = src.gen.wrapping_add(1);
+            _ => {
+                if self.q.is_empty() {
+                    // The buffers exchange their spare allocations along with
+                    // the chunks: `src`, now empty, is the one that gets
+                    // written into next, while `self` has bytes to hand out.
+                    mem::swap(&mut self.spares, &mut src.spares);
+                }
+                self.q.append(&mut src.q);
+            }
         }
-        src.notify(src_orig, 0, n);
+        src.notify(n, 0, n);
         self.notify(orig, n, 0);
         Ok(())
     }
@@ -584,29 +439,14 @@ impl EvBuffer {
     ///
     /// Errors: [`Error::FrozenFront`] if either buffer's front is frozen.
     pub fn prepend_buffer(&mut self, src: &mut EvBuffer) -> Result<()> {
-        if src.frozen_front || self.frozen_front {
-            return Err(Error::FrozenFront);
-        }
-        let n = src.len;
+        src.check("prepend_buffer", Access::Take)?;
+        let n = src.len();
+        self.check("prepend_buffer", Access::Prepend(n))?;
         if n == 0 {
             return Ok(());
         }
-        if n > isize::MAX as usize - self.len {
-            return Err(Error::out_of_range("prepend_buffer", n, self.len));
-        }
-        let orig = self.len;
-        if !self.chunks.is_empty() {
-            src.freeze_tail();
-        }
-        let mine = mem::take(&mut self.chunks);
-        self.chunks = mem::take(&mut src.chunks);
-        self.chunks.extend(mine);
-        self.files |= src.files;
-        src.files = false;
-        self.len += n;
-        self.gen = self.gen.wrapping_add(1);
-        src.len = 0;
-        src.gen = src.gen.wrapping_add(1);
+        let orig = self.len();
+        self.q.prepend(&mut src.q);
         src.notify(n, 0, n);
         self.notify(orig, n, 0);
         Ok(())
@@ -620,27 +460,20 @@ impl EvBuffer {
     /// [`Error::FrozenBack`] if `dst`'s back is frozen.
     #[inline]
     pub fn remove_into(&mut self, dst: &mut EvBuffer, n: usize) -> Result<usize> {
-        if self.frozen_front {
-            return Err(Error::FrozenFront);
-        }
-        if dst.frozen_back {
-            return Err(Error::FrozenBack);
-        }
-        let n = n.min(self.len);
+        self.check("remove_into", Access::Take)?;
+        let n = n.min(self.len());
+        dst.check("remove_into", Access::Add(n))?;
         if n == 0 {
             return Ok(0);
         }
-        if n > isize::MAX as usize - dst.len {
-            return Err(Error::out_of_range("remove_into", n, dst.len));
-        }
-        if n == self.len {
+        if n == self.len() {
             dst.append(self)?;
             return Ok(n);
         }
-        let orig = self.len;
-        let dst_orig = dst.len;
-        self.take_front_chunks(n, |c| dst.push_chunk(c));
-        dst.len += n;
+        let orig = self.len();
+        let dst_orig = dst.len();
+        let q = &mut dst.q;
+        self.q.take_front(n, |c| q.push(c));
         self.notify(orig, 0, n);
         dst.notify(dst_orig, n, 0);
         Ok(n)
@@ -652,34 +485,18 @@ impl EvBuffer {
     /// them; returns the count (`evbuffer_remove`, statement 15).
     #[inline]
     pub fn remove(&mut self, out: &mut [u8]) -> Result<usize> {
-        if self.frozen_front {
-            return Err(Error::FrozenFront);
-        }
-        let n = out.len().min(self.len);
+        self.check("remove", Access::Take)?;
+        let n = out.len().min(self.len());
         if n == 0 {
             return Ok(0);
         }
-        let orig = self.len;
+        let orig = self.len();
         self.materialize_front(n)?;
-        let mut done = 0;
-        while done < n {
-            let Some(front) = self.chunks.front_mut() else {
-                break;
-            };
-            let s = front.as_slice();
-            let k = s.len().min(n - done);
-            out[done..done + k].copy_from_slice(&s[..k]);
-            done += k;
-            if k < front.len() {
-                front.advance(k);
-            } else if let Some(c) = self.chunks.pop_front() {
-                self.recycle_chunk(c);
-            }
-        }
-        self.len -= done;
-        self.gen = self.gen.wrapping_add(1);
-        self.notify(orig, 0, done);
-        Ok(done)
+        let (spares, policy) = (&mut self.spares, &self.policy);
+        self.q
+            .remove_copy(&mut out[..n], |c| spares.offer_chunk(c, policy));
+        self.notify(orig, 0, n);
+        Ok(n)
     }
 
     /// Copies the first `min(out.len(), len)` bytes into `out` without
@@ -688,9 +505,7 @@ impl EvBuffer {
     /// Like libevent 2.1.12 this fails with [`Error::FrozenFront`] when the
     /// front is frozen (statement 13).
     pub fn copy_out(&self, out: &mut [u8]) -> Result<usize> {
-        if self.frozen_front {
-            return Err(Error::FrozenFront);
-        }
+        self.check("copy_out", Access::Take)?;
         self.copy_out_at(0, 0, 0, out)
     }
 
@@ -703,10 +518,10 @@ impl EvBuffer {
         off: usize,
         out: &mut [u8],
     ) -> Result<usize> {
-        let n = out.len().min(self.len - pos);
+        let n = out.len().min(self.len() - pos);
         let mut done = 0;
         let mut off = off;
-        for c in self.chunks.range(ci..) {
+        for c in self.q.chunks().range(ci..) {
             if done == n {
                 break;
             }
@@ -729,14 +544,12 @@ impl EvBuffer {
     /// than the length empties the buffer (statement 14).
     #[inline]
     pub fn drain(&mut self, n: usize) -> Result<()> {
-        if self.frozen_front {
-            return Err(Error::FrozenFront);
-        }
-        let n = n.min(self.len);
+        self.check("drain", Access::Take)?;
+        let n = n.min(self.len());
         if n == 0 {
             return Ok(());
         }
-        let orig = self.len;
+        let orig = self.len();
         self.drain_internal(n);
         self.notify(orig, 0, n);
         Ok(())
@@ -749,12 +562,12 @@ impl EvBuffer {
     pub fn clear(&mut self) {
         if self.frozen_front {
             tracing::debug!(
-                len = self.len,
+                len = self.len(),
                 "clear() on a buffer with a frozen front: nothing removed"
             );
             return;
         }
-        let n = self.len;
+        let n = self.len();
         if n == 0 {
             return;
         }
@@ -765,60 +578,42 @@ impl EvBuffer {
     /// Makes the first `n` bytes contiguous and returns them
     /// (`evbuffer_pullup`).
     ///
-    /// Free when they already lie in one chunk; otherwise they are copied into
-    /// one new chunk. `n == 0` gives an empty slice; `n > len` is
+    /// Free when they already lie in one chunk (see
+    /// [`contiguous_len`](Self::contiguous_len)); otherwise they are copied
+    /// into one new chunk. `n == 0` gives an empty slice; `n > len` is
     /// [`Error::OutOfRange`] (libevent: `NULL`); use
     /// [`pullup_all`](Self::pullup_all) for libevent's `pullup(-1)`.
     #[inline]
     pub fn pullup(&mut self, n: usize) -> Result<&[u8]> {
-        if n > self.len {
-            return Err(Error::out_of_range("pullup", n, self.len));
+        if n > self.len() {
+            return Err(Error::out_of_range("pullup", n, self.len()));
         }
-        if n == 0 {
-            return Ok(&[]);
+        // The common case first: the bytes lie in the front chunk, in memory.
+        if n <= self.contiguous_len() && !self.q.front().is_some_and(Chunk::is_file) {
+            return Ok(self.q.front().map_or(&[][..], |c| &c.as_slice()[..n]));
         }
+        self.pullup_slow(n)
+    }
+
+    #[cold]
+    fn pullup_slow(&mut self, n: usize) -> Result<&[u8]> {
         self.materialize_front(n)?;
-        if self.chunks.front().map_or(0, Chunk::len) < n {
-            self.coalesce_front(n);
+        if self.contiguous_len() < n {
+            let nb = if n == self.len() {
+                self.alloc_chunk(n)
+            } else {
+                BytesMut::with_capacity(n)
+            };
+            let (spares, policy) = (&mut self.spares, &self.policy);
+            self.q
+                .coalesce_front(n, nb, |c| spares.offer_chunk(c, policy));
         }
-        match self.chunks.front() {
-            Some(c) => Ok(&c.as_slice()[..n]),
-            None => Ok(&[]),
-        }
+        Ok(self.q.front().map_or(&[][..], |c| &c.as_slice()[..n]))
     }
 
     /// Makes all bytes contiguous and returns them (`evbuffer_pullup(buf, -1)`).
     pub fn pullup_all(&mut self) -> Result<&[u8]> {
-        self.pullup(self.len)
-    }
-
-    /// Replaces the chunks holding the first `n` bytes with one chunk.
-    fn coalesce_front(&mut self, n: usize) {
-        let whole = n == self.len;
-        let mut nb = if whole {
-            self.alloc_chunk(n)
-        } else {
-            BytesMut::with_capacity(n)
-        };
-        let mut left = n;
-        for c in &self.chunks {
-            if left == 0 {
-                break;
-            }
-            let s = c.as_slice();
-            let k = s.len().min(left);
-            nb.extend_from_slice(&s[..k]);
-            left -= k;
-        }
-        // Drop the old chunks (recycling their allocations), keep the length.
-        let len = self.len;
-        self.drain_internal(n);
-        self.len = len;
-        if whole {
-            self.chunks.push_back(Chunk::Mut(nb));
-        } else {
-            self.chunks.push_front(Chunk::Frozen(nb.freeze()));
-        }
+        self.pullup(self.len())
     }
 
     /// Removes the first `n` bytes and returns them as `Bytes`: no copy when
@@ -826,53 +621,46 @@ impl EvBuffer {
     /// [`Error::OutOfRange`].
     ///
     /// libevent: `evbuffer_remove` into a new allocation, without the copy.
+    #[inline]
     pub fn split_to(&mut self, n: usize) -> Result<Bytes> {
-        if self.frozen_front {
-            return Err(Error::FrozenFront);
-        }
-        if n > self.len {
-            return Err(Error::out_of_range("split_to", n, self.len));
+        self.check("split_to", Access::Take)?;
+        if n > self.len() {
+            return Err(Error::out_of_range("split_to", n, self.len()));
         }
         if n == 0 {
             return Ok(Bytes::new());
         }
-        let orig = self.len;
-        self.materialize_front(n)?;
-        let out = self.split_front_internal(n);
+        let orig = self.len();
+        let out = match self.q.take_front_bytes(n) {
+            Some(b) => b,
+            None => self.split_front_slow(n)?,
+        };
         self.notify(orig, 0, n);
         Ok(out)
     }
 
-    /// Removes and returns the first `n` bytes (`0 < n <= len`, already in
-    /// memory). No checks, no callbacks.
+    /// Removes and returns the first `n` bytes (`0 < n <= len`): by
+    /// reference when they lie in the front chunk, else copied once. Reads
+    /// file chunks first. No checks, no callbacks.
     #[inline]
-    pub(crate) fn split_front_internal(&mut self, n: usize) -> Bytes {
-        let front_len = self.chunks.front().map_or(0, Chunk::len);
-        if n < front_len {
-            self.len -= n;
-            self.gen = self.gen.wrapping_add(1);
-            if let Some(front) = self.chunks.front_mut() {
-                return front.split_to(n).into_bytes();
-            }
-            return Bytes::new();
+    pub(crate) fn split_front_internal(&mut self, n: usize) -> Result<Bytes> {
+        match self.q.take_front_bytes(n) {
+            Some(b) => Ok(b),
+            None => self.split_front_slow(n),
         }
-        if n == front_len {
-            self.len -= n;
-            self.gen = self.gen.wrapping_add(1);
-            return self
-                .chunks
-                .pop_front()
-                .map_or_else(Bytes::new, Chunk::into_bytes);
-        }
-        self.split_front_copy(n)
     }
 
-    /// `split_front_internal` for bytes spread over several chunks: one copy.
+    /// `split_front_internal` for bytes in a file chunk or spread over
+    /// several chunks.
     #[cold]
-    fn split_front_copy(&mut self, n: usize) -> Bytes {
+    fn split_front_slow(&mut self, n: usize) -> Result<Bytes> {
+        self.materialize_front(n)?;
+        if let Some(b) = self.q.take_front_bytes(n) {
+            return Ok(b);
+        }
         let mut nb = BytesMut::with_capacity(n);
         let mut left = n;
-        for c in &self.chunks {
+        for c in self.q.chunks() {
             if left == 0 {
                 break;
             }
@@ -882,15 +670,15 @@ impl EvBuffer {
             left -= k;
         }
         self.drain_internal(n);
-        nb.freeze()
+        Ok(nb.freeze())
     }
 
     /// All bytes, copied into a `Vec` (for tests and debugging).
     ///
     /// libevent: `evbuffer_copyout` of everything.
     pub fn to_vec(&self) -> Vec<u8> {
-        let mut v = Vec::with_capacity(self.len);
-        for c in &self.chunks {
+        let mut v = Vec::with_capacity(self.len());
+        for c in self.q.chunks() {
             let s = c.as_slice();
             v.extend_from_slice(s);
             if s.len() < c.len() {
@@ -903,28 +691,15 @@ impl EvBuffer {
     /// Makes sure at least `n` bytes can be added without allocating
     /// (`evbuffer_expand`).
     pub fn expand(&mut self, n: usize) -> Result<()> {
-        if self.frozen_back {
-            return Err(Error::FrozenBack);
-        }
+        self.check("expand", Access::Add(n))?;
         if self.tail_capacity() >= n {
             return Ok(());
         }
         // The next add or reservation takes this allocation (it is the
         // largest spare that fits).
         let c = self.alloc_chunk(n);
-        self.keep_spare(c);
+        self.spares.keep(c);
         Ok(())
-    }
-
-    /// Keeps `c` as a spare even if the policy says not to (for `expand`,
-    /// and an uncommitted reservation's new chunk).
-    #[cold]
-    pub(crate) fn keep_spare(&mut self, c: BytesMut) {
-        if let Some(slot) = self.spares.iter_mut().find(|s| s.is_none()) {
-            *slot = Some(c);
-        } else {
-            self.spares[0] = Some(c);
-        }
     }
 }
 
@@ -1006,7 +781,7 @@ mod tests {
         let p2 = b.peek(..).next().unwrap().as_ptr();
         assert_eq!(p1, p2);
         b.release_spare();
-        assert!(b.spares.iter().all(Option::is_none));
+        assert!(b.spares.is_empty());
     }
 
     #[test]
@@ -1042,13 +817,7 @@ mod tests {
     fn append_into_an_empty_buffer_hands_over_the_spares() {
         // A fill / move / drain cycle: `b`'s drained allocations go back to
         // `a`, which writes into them instead of allocating.
-        let held = |x: &EvBuffer| {
-            x.spares
-                .iter()
-                .flatten()
-                .map(|s| s.as_ptr())
-                .collect::<Vec<_>>()
-        };
+        let held = |x: &EvBuffer| x.spares.iter().map(|s| s.as_ptr()).collect::<Vec<_>>();
         let mut a = EvBuffer::new();
         let mut b = EvBuffer::new();
         for round in 0..4 {
@@ -1065,7 +834,7 @@ mod tests {
             b.drain(b.len()).unwrap();
         }
         // The exchange itself: `b` (drained, holding spares) and `a`.
-        assert!(b.spares.iter().any(Option::is_some));
+        assert!(b.spares.iter().next().is_some());
         let (before_a, before_b) = (held(&a), held(&b));
         a.add(b"y").unwrap();
         b.append(&mut a).unwrap();
@@ -1104,21 +873,21 @@ mod tests {
         a.add(&pattern(8192, 0)).unwrap();
         let mut b = EvBuffer::new();
         assert_eq!(a.remove_into(&mut b, 1000).unwrap(), 1000);
-        assert_eq!(b.chunks.front().map(Chunk::kind), Some("piece"));
+        assert_eq!(b.q.front().map(Chunk::kind), Some("piece"));
         b.drain(1000).unwrap();
-        assert!(b.spares.iter().all(Option::is_none));
+        assert!(b.spares.is_empty());
         // The rest of the allocation, moved whole and drained as the last
         // reference to it, is kept.
         assert_eq!(a.remove_into(&mut b, usize::MAX).unwrap(), 7192);
         assert_eq!(b.to_vec(), pattern(7192, 1000));
         b.drain(7192).unwrap();
-        assert!(b.spares.iter().any(Option::is_some));
+        assert!(b.spares.iter().next().is_some());
         // A shared view is a piece too.
         let mut c = EvBuffer::new();
         c.add_bytes(Bytes::from(pattern(2000, 0))).unwrap();
         let mut d = EvBuffer::new();
         d.add_buffer_reference(&c).unwrap();
-        assert_eq!(d.chunks.front().map(Chunk::kind), Some("piece"));
+        assert_eq!(d.q.front().map(Chunk::kind), Some("piece"));
     }
 
     #[test]

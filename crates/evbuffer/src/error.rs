@@ -45,12 +45,6 @@ pub enum Error {
         /// The buffer's length at the time.
         len: usize,
     },
-    /// An operation that needs two distinct buffers was given the same one
-    /// twice (libevent's `evbuffer_add_buffer_reference(b, b)`). The borrow
-    /// checker already rules this out for every method of this crate; the
-    /// variant exists for layers that juggle buffers by handle.
-    #[error("source and destination are the same buffer")]
-    SameBuffer,
     /// A commit of more bytes than were reserved or initialised
     /// (`evbuffer_commit_space` returning -1).
     #[error("commit of {requested} bytes exceeds the {available} bytes {what}")]

@@ -29,7 +29,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use bytes::{Buf, Bytes, BytesMut};
 
-use crate::buffer::EvBuffer;
+use crate::buffer::{Access, EvBuffer};
 use crate::chunk::Chunk;
 use crate::error::{Error, Result};
 
@@ -318,9 +318,7 @@ impl EvBuffer {
     /// (statement 37); [`Error::FrozenBack`] if the back is frozen. Adding 0
     /// bytes adds nothing.
     pub fn add_file_segment(&mut self, seg: &FileSegment, offset: u64, len: u64) -> Result<()> {
-        if self.frozen_back {
-            return Err(Error::FrozenBack);
-        }
+        self.check("add_file_segment", Access::Add(0))?;
         let seg_len = seg.inner.len;
         let range_err = Error::FileRange {
             offset,
@@ -337,17 +335,16 @@ impl EvBuffer {
         let Ok(n) = usize::try_from(len) else {
             return Err(range_err);
         };
-        if n > isize::MAX as usize - self.len {
+        if !self.q.fits(n) {
             return Err(range_err);
         }
-        let orig = self.len;
-        self.push_chunk(Chunk::File(FileChunk {
+        let orig = self.len();
+        self.q.push(Chunk::File(Box::new(FileChunk {
             seg: seg.inner.clone(),
             pos: seg.inner.offset + offset,
             len: n,
             loaded: OnceLock::new(),
-        }));
-        self.len += n;
+        })));
         self.notify(orig, n, 0);
         Ok(())
     }
@@ -355,57 +352,13 @@ impl EvBuffer {
     /// Adds `len` bytes of `file` starting at `offset` without reading them
     /// (`evbuffer_add_file`); the file is closed when the bytes are gone.
     pub fn add_file(&mut self, file: File, offset: u64, len: u64) -> Result<()> {
-        if self.frozen_back {
-            return Err(Error::FrozenBack);
-        }
+        self.check("add_file", Access::Add(0))?;
         let seg = FileSegment::new(file, offset, Some(len)).map_err(|source| Error::FileRead {
             offset,
             len: usize::try_from(len).unwrap_or(usize::MAX),
             source,
         })?;
         self.add_file_segment(&seg, 0, len)
-    }
-
-    /// Reads every file chunk in the first `n` bytes (plus at most
-    /// [`LOAD_STEP`] bytes of the last one) into memory, so that `&mut`
-    /// operations can consume them; fails before changing anything visible.
-    /// One branch when the buffer holds no file chunk (the common case).
-    #[inline]
-    pub(crate) fn materialize_front(&mut self, n: usize) -> Result<()> {
-        if !self.files {
-            debug_assert!(!self.chunks.iter().any(Chunk::is_file));
-            return Ok(());
-        }
-        self.materialize_front_files(n)
-    }
-
-    #[cold]
-    fn materialize_front_files(&mut self, n: usize) -> Result<()> {
-        let mut covered = 0;
-        let mut i = 0;
-        let mut seen_file = false;
-        while covered < n && i < self.chunks.len() {
-            let clen = self.chunks[i].len();
-            if let Chunk::File(f) = &mut self.chunks[i] {
-                let want = (n - covered).saturating_add(LOAD_STEP).min(clen);
-                let bytes = f.read_prefix(want)?;
-                if want < clen {
-                    f.advance(want);
-                    self.chunks.insert(i, Chunk::Frozen(bytes));
-                } else {
-                    self.chunks[i] = Chunk::Frozen(bytes);
-                }
-                self.gen = self.gen.wrapping_add(1);
-            }
-            seen_file |= self.chunks[i].is_file();
-            covered += self.chunks[i].len();
-            i += 1;
-        }
-        if !seen_file && i == self.chunks.len() {
-            // The scan covered the whole buffer: no file chunk is left.
-            self.files = false;
-        }
-        Ok(())
     }
 }
 

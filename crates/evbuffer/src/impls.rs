@@ -13,7 +13,7 @@ use std::io::{self, IoSlice};
 use bytes::buf::UninitSlice;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
-use crate::buffer::EvBuffer;
+use crate::buffer::{Access, EvBuffer};
 use crate::chunk::Chunk;
 use crate::error::{Error, Result};
 
@@ -23,16 +23,14 @@ impl EvBuffer {
     /// `buf.add_fmt(format_args!("{} {}", a, b))`. `write!(buf, ..)` works too
     /// (through `fmt::Write` / `io::Write`).
     pub fn add_fmt(&mut self, args: fmt::Arguments<'_>) -> Result<usize> {
-        if self.frozen_back {
-            return Err(Error::FrozenBack);
-        }
-        let before = self.len;
+        self.check("add_fmt", Access::Add(0))?;
+        let before = self.len();
         if let Some(s) = args.as_str() {
             self.add(s.as_bytes())?;
         } else {
             fmt::write(self, args).map_err(|_| Error::FrozenBack)?;
         }
-        Ok(self.len - before)
+        Ok(self.len() - before)
     }
 }
 
@@ -42,7 +40,7 @@ impl Buf for EvBuffer {
         if self.frozen_front {
             0
         } else {
-            self.len
+            self.len()
         }
     }
 
@@ -50,21 +48,21 @@ impl Buf for EvBuffer {
         if self.frozen_front {
             return &[];
         }
-        self.chunks.front().map_or(&[][..], Chunk::as_slice)
+        self.q.chunks().front().map_or(&[][..], Chunk::as_slice)
     }
 
     fn chunks_vectored<'a>(&'a self, dst: &mut [IoSlice<'a>]) -> usize {
         if self.frozen_front {
             return 0;
         }
-        self.fill_iovecs(self.len, dst)
+        self.fill_iovecs(self.len(), dst)
     }
 
     /// Drains `min(cnt, remaining)` bytes.
     fn advance(&mut self, cnt: usize) {
         let n = cnt.min(self.remaining());
         if n > 0 {
-            let orig = self.len;
+            let orig = self.len();
             self.drain_internal(n);
             self.notify(orig, 0, n);
         }
@@ -94,7 +92,7 @@ unsafe impl BufMut for EvBuffer {
         if self.frozen_back {
             0
         } else {
-            isize::MAX as usize - self.len
+            isize::MAX as usize - self.len()
         }
     }
 
@@ -102,13 +100,14 @@ unsafe impl BufMut for EvBuffer {
         if self.frozen_back || cnt == 0 {
             return;
         }
-        let orig = self.len;
-        let added = if let Some(Chunk::Mut(b)) = self.chunks.back_mut().filter(|c| c.spare() > 0) {
-            let cnt = cnt.min(b.capacity() - b.len());
+        let orig = self.len();
+        let spare = self.tail_capacity();
+        let added = if spare > 0 {
+            let cnt = cnt.min(spare);
             // SAFETY: the caller initialised the first `cnt` bytes of what
             // `chunk_mut` returns now — the tail's spare capacity — (trait
             // contract); clamped to its size.
-            unsafe { b.set_len(b.len() + cnt) };
+            unsafe { self.q.commit_tail(cnt) };
             cnt
         } else if let Some(mut b) = self.bufmut_next.take() {
             let cnt = cnt.min(b.capacity() - b.len());
@@ -124,7 +123,6 @@ unsafe impl BufMut for EvBuffer {
         } else {
             0
         };
-        self.len += added;
         self.notify(orig, added, 0);
     }
 
@@ -142,10 +140,7 @@ unsafe impl BufMut for EvBuffer {
                 return UninitSlice::uninit(b.spare_capacity_mut());
             }
         }
-        match self.chunks.back_mut() {
-            Some(Chunk::Mut(b)) => UninitSlice::uninit(b.spare_capacity_mut()),
-            _ => UninitSlice::new(&mut []),
-        }
+        UninitSlice::uninit(self.q.tail_spare_mut())
     }
 
     fn put_slice(&mut self, src: &[u8]) {
@@ -163,13 +158,11 @@ impl io::Read for EvBuffer {
 
 impl io::BufRead for EvBuffer {
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        if self.frozen_front {
-            return Err(Error::FrozenFront.into());
-        }
-        if self.chunks.front().is_some_and(Chunk::is_file) {
+        self.check("fill_buf", Access::Take)?;
+        if self.q.chunks().front().is_some_and(Chunk::is_file) {
             self.materialize_front(1)?;
         }
-        Ok(self.chunks.front().map_or(&[][..], Chunk::as_slice))
+        Ok(self.q.chunks().front().map_or(&[][..], Chunk::as_slice))
     }
 
     fn consume(&mut self, amt: usize) {
@@ -184,9 +177,8 @@ impl io::Write for EvBuffer {
     }
 
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        if self.frozen_back {
-            return Err(Error::FrozenBack.into());
-        }
+        let total = bufs.iter().fold(0usize, |a, b| a.saturating_add(b.len()));
+        self.check("write_vectored", Access::Add(total))?;
         let mut n = 0;
         for b in bufs {
             self.add(b)?;
@@ -266,8 +258,7 @@ impl From<Bytes> for EvBuffer {
     fn from(data: Bytes) -> Self {
         let mut b = EvBuffer::new();
         if !data.is_empty() {
-            b.len = data.len();
-            b.chunks.push_back(Chunk::Frozen(data));
+            b.q.push(Chunk::Frozen(data));
         }
         b
     }
@@ -278,8 +269,7 @@ impl From<BytesMut> for EvBuffer {
     fn from(data: BytesMut) -> Self {
         let mut b = EvBuffer::new();
         if !data.is_empty() {
-            b.len = data.len();
-            b.chunks.push_back(Chunk::Mut(data));
+            b.q.push(Chunk::Mut(data));
         }
         b
     }
@@ -324,7 +314,7 @@ impl fmt::Debug for EvBuffer {
                 let mut first = [0u8; 64];
                 let mut n = 0;
                 let mut unread_file = false;
-                for c in &self.0.chunks {
+                for c in self.0.q.chunks() {
                     if n == first.len() {
                         break;
                     }
@@ -343,7 +333,7 @@ impl fmt::Debug for EvBuffer {
                 if unread_file {
                     f.write_str("<file>")?;
                 }
-                if self.0.len > n {
+                if self.0.len() > n {
                     f.write_str("...")?;
                 }
                 Ok(())
@@ -355,7 +345,8 @@ impl fmt::Debug for EvBuffer {
                 f.debug_list()
                     .entries(
                         self.0
-                            .chunks
+                            .q
+                            .chunks()
                             .iter()
                             .take(16)
                             .map(|c| format!("{}:{}", c.kind(), c.len())),
@@ -364,7 +355,7 @@ impl fmt::Debug for EvBuffer {
             }
         }
         f.debug_struct("EvBuffer")
-            .field("len", &self.len)
+            .field("len", &self.len())
             .field("chunks", &Kinds(self))
             .field("data", &Head(self))
             .field("frozen_front", &self.frozen_front)
@@ -376,7 +367,7 @@ impl fmt::Debug for EvBuffer {
 impl EvBuffer {
     /// Whether the contents equal `other` (compared chunk by chunk, no copy).
     fn eq_bytes(&self, other: &[u8]) -> bool {
-        if self.len != other.len() {
+        if self.len() != other.len() {
             return false;
         }
         let mut rest = other;
@@ -436,7 +427,7 @@ impl PartialEq<&str> for EvBuffer {
 impl PartialEq for EvBuffer {
     /// Compares contents (not chunk layout, policy or freezing).
     fn eq(&self, other: &EvBuffer) -> bool {
-        if self.len != other.len {
+        if self.len() != other.len() {
             return false;
         }
         let mut a = self.peek(..);

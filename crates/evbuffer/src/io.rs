@@ -17,8 +17,7 @@
 
 use std::io::{self, IoSlice, IoSliceMut, Read, Write};
 
-use crate::buffer::EvBuffer;
-use crate::error::Error;
+use crate::buffer::{Access, EvBuffer};
 
 /// Most iovecs passed to one `writev` (libevent uses `NUM_WRITE_IOVEC` = 128;
 /// with 64 KiB chunks 64 of them is 4 MiB).
@@ -43,9 +42,7 @@ impl EvBuffer {
     /// assert_eq!(buf, &b"some bytes"[..]);
     /// ```
     pub fn read_from<R: Read + ?Sized>(&mut self, r: &mut R, max: usize) -> io::Result<usize> {
-        if self.frozen_back {
-            return Err(Error::FrozenBack.into());
-        }
+        self.check("read_from", Access::Add(0))?;
         if max == 0 {
             return Ok(0);
         }
@@ -77,10 +74,8 @@ impl EvBuffer {
     /// the writer's error (nothing drained), [`Error::FrozenFront`] or
     /// [`Error::FileRead`] as an `io::Error`.
     pub fn write_to<W: Write + ?Sized>(&mut self, w: &mut W, max: usize) -> io::Result<usize> {
-        if self.frozen_front {
-            return Err(Error::FrozenFront.into());
-        }
-        let want = max.min(self.len);
+        self.check("write_to", Access::Take)?;
+        let want = max.min(self.len());
         if want == 0 {
             return Ok(0);
         }
@@ -96,7 +91,7 @@ impl EvBuffer {
             }
         };
         let n = n.min(want);
-        let orig = self.len;
+        let orig = self.len();
         self.drain_internal(n);
         self.notify(orig, 0, n);
         Ok(n)
@@ -107,7 +102,7 @@ impl EvBuffer {
     pub(crate) fn fill_iovecs<'a>(&'a self, want: usize, iov: &mut [IoSlice<'a>]) -> usize {
         let mut left = want;
         let mut k = 0;
-        for c in &self.chunks {
+        for c in self.q.chunks() {
             if left == 0 || k == iov.len() {
                 break;
             }
@@ -137,14 +132,12 @@ impl EvBuffer {
     ) -> io::Result<usize> {
         use std::os::fd::AsRawFd;
 
-        if self.frozen_front {
-            return Err(Error::FrozenFront.into());
-        }
-        let want = max.min(self.len);
+        self.check("write_to_fd", Access::Take)?;
+        let want = max.min(self.len());
         if want == 0 {
             return Ok(0);
         }
-        if let Some(crate::chunk::Chunk::File(f)) = self.chunks.front() {
+        if let Some(crate::chunk::Chunk::File(f)) = self.q.chunks().front() {
             if !f.is_loaded() {
                 let count = f.len().min(want);
                 let Ok(mut off) = libc::off_t::try_from(f.pos()) else {
@@ -168,7 +161,7 @@ impl EvBuffer {
                     }
                 };
                 let n = n.min(want);
-                let orig = self.len;
+                let orig = self.len();
                 self.drain_internal(n);
                 self.notify(orig, 0, n);
                 return Ok(n);
@@ -177,7 +170,7 @@ impl EvBuffer {
         // Stop the writev before the next unread file chunk, so that it is
         // sent with sendfile on the next call.
         let mut upto = 0;
-        for c in &self.chunks {
+        for c in self.q.chunks() {
             if upto >= want {
                 break;
             }
@@ -213,7 +206,7 @@ impl EvBuffer {
             }
         };
         let n = n.min(want);
-        let orig = self.len;
+        let orig = self.len();
         self.drain_internal(n);
         self.notify(orig, 0, n);
         Ok(n)

@@ -59,6 +59,7 @@
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+mod appender;
 mod buffer;
 mod callbacks;
 mod chunk;
@@ -71,11 +72,14 @@ mod line;
 mod peek;
 pub mod policy;
 mod ptr;
+mod queue;
 mod reserve;
 mod search;
+mod spare;
 #[cfg(feature = "tokio")]
 mod tokio_io;
 
+pub use appender::Appender;
 pub use buffer::EvBuffer;
 pub use bytes::{Bytes, BytesMut};
 pub use callbacks::{CallbackId, CbInfo};

@@ -13,12 +13,12 @@
 //!
 //! Scanning uses `memchr` over each chunk in place.
 
-use bytes::{Buf, Bytes};
+use bytes::Bytes;
 use memchr::{memchr, memchr2};
 
-use crate::buffer::EvBuffer;
+use crate::buffer::{Access, EvBuffer};
 use crate::chunk::Chunk;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::ptr::Ptr;
 
 /// End-of-line style (libevent's `enum evbuffer_eol_style`).
@@ -50,7 +50,7 @@ impl EvBuffer {
     fn crlf_run(&self, ci: usize, off: usize) -> usize {
         let mut n = 0;
         let mut off = off;
-        for c in self.chunks.range(ci..) {
+        for c in self.q.chunks().range(ci..) {
             let s = c.as_slice();
             let tail = &s[off.min(s.len())..];
             off = 0;
@@ -74,7 +74,7 @@ impl EvBuffer {
         // Last byte before position `base + lo` (for CRLF), if at or after `start`.
         let mut prev: Option<u8> = None;
         let mut i = ci;
-        while let Some(c) = self.chunks.get(i) {
+        while let Some(c) = self.q.chunks().get(i) {
             let s = c.as_slice();
             if s.len() < c.len() {
                 return None; // unreadable file chunk: the data ends here
@@ -109,7 +109,7 @@ impl EvBuffer {
                                 found(base + at - 1, i, at - 1, 2)
                             } else {
                                 let pc = i - 1;
-                                let plen = self.chunks[pc].len();
+                                let plen = self.q.chunks()[pc].len();
                                 found(base - 1, pc, plen - 1, 2)
                             };
                         }
@@ -131,54 +131,108 @@ impl EvBuffer {
     }
 
     /// The common case of [`find_eol`](Self::find_eol) from the front: an end
-    /// of line that lies inside the first chunk and is followed by at least
-    /// one byte of it (so that no run or CR LF pair can continue into the next
-    /// chunk). `None` means "look with `find_eol`", not "no line".
+    /// of line inside the first chunk, followed by at least one byte of it
+    /// (see [`eol_in_slice`]). `None` means "look with `find_eol`", not "no
+    /// line".
     #[inline]
     fn find_eol_in_front(&self, eol: Eol) -> Option<EolAt> {
-        let s = match self.chunks.front()? {
+        let s = match self.q.front()? {
             Chunk::Frozen(b) | Chunk::Piece(b) => &b[..],
             Chunk::Mut(b) => &b[..],
             Chunk::File(_) => return None,
         };
-        let found = |pos: usize, len: usize| {
-            (pos + len < s.len()).then_some(EolAt {
-                pos,
-                ci: 0,
-                off: pos,
-                len,
-            })
-        };
-        match eol {
-            Eol::Crlf => {
-                let at = memchr(b'\n', s)?;
-                if at > 0 && s[at - 1] == b'\r' {
-                    found(at - 1, 2)
-                } else {
-                    found(at, 1)
-                }
+        let (pos, len) = eol_in_slice(s, eol)?;
+        Some(EolAt {
+            pos,
+            ci: 0,
+            off: pos,
+            len,
+        })
+    }
+
+    /// Removes every complete line now in the buffer, in one pass, and hands
+    /// each to `f` as a borrowed slice without its terminator; returns how
+    /// many there were. What follows the last end of line stays.
+    ///
+    /// The lines are exactly those that repeated
+    /// [`read_line`](Self::read_line) calls would return, without a `Bytes`
+    /// (a reference count) per line and with one drain at the end: a line
+    /// inside one chunk is a slice of it; one that straddles chunks is
+    /// assembled in a scratch buffer first. Fails with
+    /// [`Error::FrozenFront`](crate::Error::FrozenFront) if the front is
+    /// frozen; the change callbacks run once, with the total removed.
+    ///
+    /// libevent: a loop of `evbuffer_readln` (each line a `malloc`ed copy,
+    /// the callbacks after each).
+    ///
+    /// ```
+    /// use evbuffer::{EvBuffer, Eol};
+    ///
+    /// let mut buf = EvBuffer::from(&b"GET / HTTP/1.0\r\nHost: x\r\nAcc"[..]);
+    /// let mut lines = Vec::new();
+    /// let n = buf.drain_lines(Eol::Crlf, |l| lines.push(l.to_vec())).unwrap();
+    /// assert_eq!(n, 2);
+    /// assert_eq!(lines, [&b"GET / HTTP/1.0"[..], b"Host: x"]);
+    /// assert_eq!(buf, &b"Acc"[..]);
+    /// ```
+    pub fn drain_lines(&mut self, eol: Eol, mut f: impl FnMut(&[u8])) -> Result<usize> {
+        self.check("drain_lines", Access::Take)?;
+        // The start of the next line: absolute position, chunk, offset.
+        let (mut pos, mut ci, mut off) = (0usize, 0usize, 0usize);
+        let mut count = 0;
+        let mut scratch = Vec::new();
+        let chunks = self.q.chunks();
+        while let Some(c) = chunks.get(ci) {
+            let s = c.as_slice();
+            if s.len() < c.len() {
+                break; // an unreadable file chunk: the readable data ends here
             }
-            Eol::Lf => found(memchr(b'\n', s)?, 1),
-            Eol::Nul => found(memchr(0, s)?, 1),
-            Eol::CrlfStrict => {
-                let mut from = 0;
-                loop {
-                    let at = from + memchr(b'\n', &s[from..])?;
-                    if at > 0 && s[at - 1] == b'\r' {
-                        return found(at - 1, 2);
+            // Nearly always: the end of line is inside this chunk with bytes
+            // of it after the terminator.
+            if let Some((at, len)) = eol_in_slice(&s[off..], eol) {
+                f(&s[off..off + at]);
+                count += 1;
+                off += at + len;
+                pos += at + len;
+                continue;
+            }
+            let Some(e) = self.find_eol(pos, ci, off, eol) else {
+                break;
+            };
+            if e.ci == ci {
+                f(&s[off..e.off]);
+            } else {
+                scratch.clear();
+                let (mut need, mut from) = (e.pos - pos, off);
+                for c in chunks.range(ci..) {
+                    if need == 0 {
+                        break;
                     }
-                    from = at + 1;
+                    let s = c.as_slice();
+                    let k = (s.len() - from).min(need);
+                    scratch.extend_from_slice(&s[from..from + k]);
+                    need -= k;
+                    from = 0;
                 }
+                f(&scratch);
             }
-            Eol::Any => {
-                let at = memchr2(b'\r', b'\n', s)?;
-                let run = s[at..]
-                    .iter()
-                    .take_while(|&&b| b == b'\r' || b == b'\n')
-                    .count();
-                found(at, run)
+            count += 1;
+            pos = e.pos + e.len;
+            (ci, off) = (e.ci, e.off + e.len);
+            while let Some(c) = chunks.get(ci) {
+                if off < c.len() {
+                    break;
+                }
+                off -= c.len();
+                ci += 1;
             }
         }
+        if pos > 0 {
+            let orig = self.len();
+            self.drain_internal(pos);
+            self.notify(orig, 0, pos);
+        }
+        Ok(count)
     }
 
     /// Finds the first end of line at or after `from` (the front if `None`)
@@ -197,7 +251,7 @@ impl EvBuffer {
     /// ```
     pub fn search_eol(&self, from: Option<&Ptr>, eol: Eol) -> Option<(Ptr, usize)> {
         let (start, ci, off) = match from {
-            Some(p) if p.position() > self.len => return None,
+            Some(p) if p.position() > self.len() => return None,
             Some(p) => {
                 let (ci, off) = self.resolve(p);
                 (p.position(), ci, off)
@@ -227,9 +281,7 @@ impl EvBuffer {
     /// ```
     #[inline]
     pub fn read_line(&mut self, eol: Eol) -> Result<Option<Bytes>> {
-        if self.frozen_front {
-            return Err(Error::FrozenFront);
-        }
+        self.check("read_line", Access::Take)?;
         let e = match self.find_eol_in_front(eol) {
             Some(e) => e,
             None => match self.find_eol(0, 0, 0, eol) {
@@ -238,27 +290,12 @@ impl EvBuffer {
             },
         };
         let total = e.pos + e.len;
-        let orig = self.len;
+        let orig = self.len();
         // Nearly always the line and its terminator lie in the front chunk,
         // with bytes left after them: split line + terminator off at once and
         // cut the terminator from the returned view (no copy, no second pass).
-        let line = match self.chunks.front_mut() {
-            Some(Chunk::Frozen(b) | Chunk::Piece(b)) if total < b.len() => {
-                Some(split_line(b, e.pos, total))
-            }
-            Some(Chunk::Mut(b)) if total < b.len() => {
-                let mut line = b.split_to(total).freeze();
-                line.truncate(e.pos);
-                Some(line)
-            }
-            _ => None,
-        };
-        let line = match line {
-            Some(line) => {
-                self.len -= total;
-                self.gen = self.gen.wrapping_add(1);
-                line
-            }
+        let line = match self.q.take_front_line(e.pos, total) {
+            Some(line) => line,
             None => self.take_line_slow(e.pos, e.len)?,
         };
         self.notify(orig, 0, total);
@@ -274,38 +311,61 @@ impl EvBuffer {
         let line = if pos == 0 {
             Bytes::new()
         } else {
-            self.split_front_internal(pos)
+            self.split_front_internal(pos)?
         };
         self.drain_internal(eol_len);
         Ok(line)
     }
 }
 
-/// Splits `total` bytes (a line of `pos` bytes and its terminator) off the
-/// front of `b` (`total < b.len()`) and returns the line.
+/// An end of line in `s` that is followed by at least one byte of `s` (so
+/// that no run of CR/LF or CR LF pair can continue past `s`): its position
+/// and length. `None` means "not decided within `s`", not "no line".
 #[inline]
-fn split_line(b: &mut Bytes, pos: usize, total: usize) -> Bytes {
-    if pos == 0 {
-        b.advance(total);
-        return Bytes::new();
+fn eol_in_slice(s: &[u8], eol: Eol) -> Option<(usize, usize)> {
+    let found = |pos: usize, len: usize| (pos + len < s.len()).then_some((pos, len));
+    match eol {
+        Eol::Crlf => {
+            let at = memchr(b'\n', s)?;
+            if at > 0 && s[at - 1] == b'\r' {
+                found(at - 1, 2)
+            } else {
+                found(at, 1)
+            }
+        }
+        Eol::Lf => found(memchr(b'\n', s)?, 1),
+        Eol::Nul => found(memchr(0, s)?, 1),
+        Eol::CrlfStrict => {
+            let mut from = 0;
+            loop {
+                let at = from + memchr(b'\n', &s[from..])?;
+                if at > 0 && s[at - 1] == b'\r' {
+                    return found(at - 1, 2);
+                }
+                from = at + 1;
+            }
+        }
+        Eol::Any => {
+            let at = memchr2(b'\r', b'\n', s)?;
+            let run = s[at..]
+                .iter()
+                .take_while(|&&b| b == b'\r' || b == b'\n')
+                .count();
+            found(at, run)
+        }
     }
-    // `Bytes::split_to` without the call (it is not `#[inline]`): a clone
-    // (one atomic increment) cut to the line, and the chunk advanced.
-    let mut line = b.clone();
-    line.truncate(pos);
-    b.advance(total);
-    line
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Error;
 
     fn chunked(parts: &[&[u8]]) -> EvBuffer {
         let mut b = EvBuffer::new();
         for p in parts {
             b.add_bytes(Bytes::copy_from_slice(p)).unwrap();
-            b.freeze_tail();
+            b.q.freeze_tail();
         }
         b
     }
@@ -411,13 +471,16 @@ mod tests {
         b.add(b"3\n").unwrap();
         let mut moved = EvBuffer::new();
         moved.append(&mut b).unwrap();
-        assert!(moved.files && !b.files);
+        assert!(moved.q.may_hold_files() && !b.q.may_hold_files());
         assert_eq!(lines(&mut moved, Eol::Crlf), ["head", "f1", "f2", "f3"]);
         assert!(moved.is_empty());
         moved.add(b"x\n").unwrap();
         let mut out = [0u8; 1];
         moved.remove(&mut out).unwrap();
-        assert!(!moved.files, "cleared once a scan saw no file chunk");
+        assert!(
+            !moved.q.may_hold_files(),
+            "cleared once a scan saw no file chunk"
+        );
     }
 
     #[test]

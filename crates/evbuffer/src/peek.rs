@@ -87,27 +87,27 @@ impl EvBuffer {
         let end = match range.end_bound() {
             Bound::Included(&e) => e.saturating_add(1),
             Bound::Excluded(&e) => e,
-            Bound::Unbounded => self.len,
+            Bound::Unbounded => self.len(),
         };
-        let end = end.min(self.len);
+        let end = end.min(self.len());
         (start.min(end), end)
     }
 
     /// The chunk holding byte `pos` and the offset in it; `(chunk_count, 0)`
     /// for `pos == len`. `pos` must be `<= len`.
     pub(crate) fn locate(&self, pos: usize) -> (usize, usize) {
-        if pos == self.len {
-            return (self.chunks.len(), 0);
+        if pos == self.len() {
+            return (self.q.chunks().len(), 0);
         }
         let mut left = pos;
-        for (i, c) in self.chunks.iter().enumerate() {
+        for (i, c) in self.q.chunks().iter().enumerate() {
             let l = c.len();
             if left < l {
                 return (i, left);
             }
             left -= l;
         }
-        (self.chunks.len(), 0)
+        (self.q.chunks().len(), 0)
     }
 
     /// The extents covering `range` (clamped to the buffer), as slices into
@@ -127,7 +127,7 @@ impl EvBuffer {
         let (start, end) = self.clamp_range(range);
         if start == end {
             return Extents {
-                iter: self.chunks.range(0..0),
+                iter: self.q.chunks().range(0..0),
                 skip: 0,
                 remaining: 0,
             };
@@ -138,7 +138,7 @@ impl EvBuffer {
             self.locate(start)
         };
         Extents {
-            iter: self.chunks.range(ci..),
+            iter: self.q.chunks().range(ci..),
             skip: off,
             remaining: end - start,
         }
@@ -171,13 +171,13 @@ impl EvBuffer {
         if start == end {
             return 0;
         }
-        if start == 0 && end == self.len {
-            return self.chunks.len();
+        if start == 0 && end == self.len() {
+            return self.q.chunks().len();
         }
         let (ci, off) = self.locate(start);
         let mut need = end - start + off;
         let mut n = 0;
-        for c in self.chunks.range(ci..) {
+        for c in self.q.chunks().range(ci..) {
             n += 1;
             let l = c.len();
             if need <= l {

@@ -10,7 +10,7 @@ use std::cmp::Ordering;
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 
-use crate::buffer::EvBuffer;
+use crate::buffer::{Access, EvBuffer};
 use crate::error::{Error, Result};
 
 /// A position in an [`EvBuffer`] (libevent's `struct evbuffer_ptr`).
@@ -68,9 +68,9 @@ impl EvBuffer {
     /// form: `off < len(ci)`, or `ci == chunk_count` at the end).
     pub(crate) fn make_ptr(&self, pos: usize, ci: usize, off: usize) -> Ptr {
         // Store the end as "end of the last chunk" so appends keep it valid.
-        let (ci, off) = if ci >= self.chunks.len() {
-            match self.chunks.back() {
-                Some(c) => (self.chunks.len() - 1, c.len()),
+        let (ci, off) = if ci >= self.q.chunks().len() {
+            match self.q.chunks().back() {
+                Some(c) => (self.q.chunks().len() - 1, c.len()),
                 None => (0, 0),
             }
         } else {
@@ -80,14 +80,14 @@ impl EvBuffer {
             pos,
             ci,
             off,
-            gen: self.gen,
+            gen: self.q.gen(),
         }
     }
 
     /// Chunk index and offset of `p` in normalised form; `p.pos <= len`.
     pub(crate) fn resolve(&self, p: &Ptr) -> (usize, usize) {
-        if p.gen == self.gen {
-            if let Some(c) = self.chunks.get(p.ci) {
+        if p.gen == self.q.gen() {
+            if let Some(c) = self.q.chunks().get(p.ci) {
                 let l = c.len();
                 if p.off < l {
                     return (p.ci, p.off);
@@ -95,7 +95,7 @@ impl EvBuffer {
                 if p.off == l {
                     return (p.ci + 1, 0);
                 }
-            } else if self.chunks.is_empty() && p.pos == 0 {
+            } else if self.q.chunks().is_empty() && p.pos == 0 {
                 return (0, 0);
             }
         }
@@ -106,8 +106,11 @@ impl EvBuffer {
     /// `EVBUFFER_PTR_SET`). `pos == len` (one past the end) is valid; beyond it
     /// is [`Error::BadPosition`] (statement 30).
     pub fn ptr_at(&self, pos: usize) -> Result<Ptr> {
-        if pos > self.len {
-            return Err(Error::BadPosition { pos, len: self.len });
+        if pos > self.len() {
+            return Err(Error::BadPosition {
+                pos,
+                len: self.len(),
+            });
         }
         let (ci, off) = self.locate(pos);
         Ok(self.make_ptr(pos, ci, off))
@@ -117,23 +120,23 @@ impl EvBuffer {
     /// `EVBUFFER_PTR_ADD`). Moving past one-past-the-end is
     /// [`Error::BadPosition`] and leaves `p` unchanged.
     pub fn ptr_advance(&self, p: &mut Ptr, n: usize) -> Result<()> {
-        let pos = p.pos.checked_add(n).filter(|&x| x <= self.len);
+        let pos = p.pos.checked_add(n).filter(|&x| x <= self.len());
         let Some(pos) = pos else {
             return Err(Error::BadPosition {
                 pos: p.pos.saturating_add(n),
-                len: self.len,
+                len: self.len(),
             });
         };
-        if p.pos > self.len {
+        if p.pos > self.len() {
             return Err(Error::BadPosition {
                 pos: p.pos,
-                len: self.len,
+                len: self.len(),
             });
         }
         let (mut ci, mut off) = self.resolve(p);
         let mut left = n;
         while left > 0 {
-            let Some(c) = self.chunks.get(ci) else {
+            let Some(c) = self.q.chunks().get(ci) else {
                 break;
             };
             let room = c.len() - off;
@@ -156,13 +159,11 @@ impl EvBuffer {
     /// Errors: [`Error::BadPosition`] if `at` is past the end;
     /// [`Error::FrozenFront`] if the front is frozen (as `copy_out`).
     pub fn copy_out_from(&self, at: &Ptr, out: &mut [u8]) -> Result<usize> {
-        if self.frozen_front {
-            return Err(Error::FrozenFront);
-        }
-        if at.pos > self.len {
+        self.check("copy_out_from", Access::Take)?;
+        if at.pos > self.len() {
             return Err(Error::BadPosition {
                 pos: at.pos,
-                len: self.len,
+                len: self.len(),
             });
         }
         let (ci, off) = self.resolve(at);

@@ -25,7 +25,7 @@ use std::mem::MaybeUninit;
 use bytes::buf::UninitSlice;
 use bytes::{BufMut, BytesMut};
 
-use crate::buffer::EvBuffer;
+use crate::buffer::{Access, EvBuffer};
 use crate::chunk::Chunk;
 use crate::error::{Error, Result};
 
@@ -91,12 +91,7 @@ impl EvBuffer {
                 why: "max_regions must be at least 1",
             });
         }
-        if self.frozen_back {
-            return Err(Error::FrozenBack);
-        }
-        if n > isize::MAX as usize - self.len {
-            return Err(Error::out_of_range("reserve", n, self.len));
-        }
+        self.check("reserve", Access::Add(n))?;
         let spare = self.tail_capacity();
         let (use_tail, fresh_need) = if spare >= n && (spare > 0 || n == 0) {
             (spare > 0, 0)
@@ -170,10 +165,7 @@ impl<'a> Reservation<'a> {
     #[inline]
     fn spare_of(&mut self, w: Which) -> &mut [MaybeUninit<u8>] {
         match w {
-            Which::Tail => match self.buf.chunks.back_mut() {
-                Some(Chunk::Mut(b)) => b.spare_capacity_mut(),
-                _ => &mut [],
-            },
+            Which::Tail => self.buf.q.tail_spare_mut(),
             Which::Fresh => match self.fresh.as_mut() {
                 Some(b) => b.spare_capacity_mut(),
                 None => &mut [],
@@ -254,9 +246,10 @@ impl<'a> Reservation<'a> {
     #[inline]
     fn regions_uninit(&mut self) -> (&mut [MaybeUninit<u8>], &mut [MaybeUninit<u8>]) {
         // Disjoint fields: the tail chunk lives in `buf`, the new chunk in `fresh`.
-        let tail: &mut [MaybeUninit<u8>] = match (self.use_tail, self.buf.chunks.back_mut()) {
-            (true, Some(Chunk::Mut(b))) => b.spare_capacity_mut(),
-            _ => &mut [],
+        let tail: &mut [MaybeUninit<u8>] = if self.use_tail {
+            self.buf.q.tail_spare_mut()
+        } else {
+            &mut []
         };
         let fresh: &mut [MaybeUninit<u8>] = match self.fresh.as_mut() {
             Some(b) => b.spare_capacity_mut(),
@@ -382,19 +375,17 @@ impl<'a> Reservation<'a> {
     /// Commits `parts[i]` bytes of region `i` (already validated).
     #[inline]
     fn finish(mut self, parts: [usize; 2]) -> Result<()> {
-        let orig = self.buf.len;
+        let orig = self.buf.len();
         let mut added = 0;
         let mut i = 0;
         if self.use_tail {
             let k = parts[0];
             if k > 0 {
-                if let Some(Chunk::Mut(b)) = self.buf.chunks.back_mut() {
-                    // SAFETY: `k` bytes of the tail's spare capacity were
-                    // initialised (checked against `init` by the callers) and
-                    // `k <= capacity - len`.
-                    unsafe { b.set_len(b.len() + k) };
-                    added += k;
-                }
+                // SAFETY: `k` bytes of the tail's spare capacity were
+                // initialised (checked against `init` by the callers) and
+                // `k` is within the region, the tail's spare capacity.
+                unsafe { self.buf.q.commit_tail(k) };
+                added += k;
             }
             i = 1;
         }
@@ -404,12 +395,11 @@ impl<'a> Reservation<'a> {
                 // SAFETY: as above, for the new chunk's first `k` bytes.
                 unsafe { b.set_len(k) };
                 added += k;
-                self.buf.push_chunk(Chunk::Mut(b));
+                self.buf.q.push(Chunk::Mut(b));
             } else {
                 self.buf.recycle(b);
             }
         }
-        self.buf.len += added;
         self.buf.notify(orig, added, 0);
         Ok(())
     }
@@ -420,7 +410,7 @@ impl Drop for Reservation<'_> {
     fn drop(&mut self) {
         if let Some(b) = self.fresh.take() {
             // Keep the memory for the next reservation (statement 8).
-            self.buf.keep_spare(b);
+            self.buf.spares.keep(b);
         }
     }
 }

@@ -131,8 +131,8 @@ impl EvBuffer {
         end: Option<&Ptr>,
     ) -> Option<Ptr> {
         let start = from.map_or(0, Ptr::position);
-        let stop = end.map_or(self.len, |p| p.position().min(self.len));
-        if start > self.len || start > stop {
+        let stop = end.map_or(self.len(), |p| p.position().min(self.len()));
+        if start > self.len() || start > stop {
             return None;
         }
         let (ci, off) = match from {
@@ -151,7 +151,7 @@ impl EvBuffer {
         let mut base = start - off; // absolute position of chunk i's first byte
         let mut lo = off;
         let mut i = ci;
-        while let Some(c) = self.chunks.get(i) {
+        while let Some(c) = self.q.chunks().get(i) {
             if base >= stop {
                 break;
             }
@@ -175,7 +175,7 @@ impl EvBuffer {
                     w.push(&s[wstart..]);
                     let head = clen - wstart;
                     let mut need = (m - 1).min(stop - base - clen);
-                    for next in self.chunks.range(i + 1..) {
+                    for next in self.q.chunks().range(i + 1..) {
                         if need == 0 {
                             break;
                         }
@@ -210,7 +210,7 @@ mod tests {
         let mut b = EvBuffer::new();
         for p in parts {
             b.add_bytes(Bytes::copy_from_slice(p)).unwrap();
-            b.freeze_tail();
+            b.q.freeze_tail();
         }
         b
     }

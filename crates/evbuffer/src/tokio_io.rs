@@ -17,8 +17,7 @@ use std::task::{ready, Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use crate::buffer::EvBuffer;
-use crate::error::Error;
+use crate::buffer::{Access, EvBuffer};
 use crate::io::MAX_IOVECS;
 
 impl EvBuffer {
@@ -48,8 +47,8 @@ impl EvBuffer {
         r: Pin<&mut R>,
         max: usize,
     ) -> Poll<io::Result<usize>> {
-        if self.frozen_back {
-            return Poll::Ready(Err(Error::FrozenBack.into()));
+        if let Err(e) = self.check("poll_read_from", Access::Add(0)) {
+            return Poll::Ready(Err(e.into()));
         }
         if max == 0 {
             return Poll::Ready(Ok(0));
@@ -116,10 +115,10 @@ impl EvBuffer {
         w: Pin<&mut W>,
         max: usize,
     ) -> Poll<io::Result<usize>> {
-        if self.frozen_front {
-            return Poll::Ready(Err(Error::FrozenFront.into()));
+        if let Err(e) = self.check("poll_write_to", Access::Take) {
+            return Poll::Ready(Err(e.into()));
         }
-        let want = max.min(self.len);
+        let want = max.min(self.len());
         if want == 0 {
             return Poll::Ready(Ok(0));
         }
@@ -136,7 +135,7 @@ impl EvBuffer {
             }
         };
         let n = n.min(want);
-        let orig = self.len;
+        let orig = self.len();
         self.drain_internal(n);
         self.notify(orig, 0, n);
         Poll::Ready(Ok(n))
@@ -219,7 +218,7 @@ mod tests {
         let mut cx = Context::from_waker(waker);
         let r = b.poll_read_from(&mut cx, Pin::new(&mut Never), 64 * 1024);
         assert!(r.is_pending());
-        assert!(b.spares.iter().all(Option::is_none));
+        assert!(b.spares.is_empty());
         assert_eq!(b.chunk_count(), 0);
     }
 

@@ -66,6 +66,8 @@ fn op() -> impl Strategy<Value = Op> {
         3 => (small(), any::<u8>(), any::<u16>(), any::<u8>())
             .prop_map(|(n, regions, commit, how)| Op::Reserve { n, regions, commit, how }),
         4 => eol().prop_map(Op::ReadLine),
+        2 => eol().prop_map(Op::DrainLines),
+        2 => prop::collection::vec(data(80), 0..6).prop_map(Op::Appender),
         2 => (data(4), small()).prop_map(|(needle, from)| Op::Search { needle, from }),
         1 => (data(4), small(), small()).prop_map(|(needle, from, end)| Op::SearchRange { needle, from, end }),
         3 => (small(), any::<u8>(), small()).prop_map(|(at, len, from)| Op::SearchExisting { at, len, from }),

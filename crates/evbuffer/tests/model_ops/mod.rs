@@ -77,6 +77,10 @@ pub enum Op {
         how: u8,
     },
     ReadLine(EolKind),
+    /// Every complete line at once, as borrowed slices.
+    DrainLines(EolKind),
+    /// Several small adds through one `Appender`.
+    Appender(Vec<Vec<u8>>),
     Search {
         needle: Vec<u8>,
         from: u16,
@@ -539,6 +543,40 @@ impl Harness {
                     }
                 }
             }
+            Op::DrainLines(kind) => {
+                let eol = kind.eol();
+                let mut got = Vec::new();
+                let r = self.buf.drain_lines(eol, |l| got.push(l.to_vec()));
+                if self.expect_front(&r) {
+                    assert_eq!(r.unwrap(), got.len());
+                    let mut want = Vec::new();
+                    loop {
+                        let data = self.mbytes();
+                        let Some((p, l)) = model_find_eol(&data, 0, eol) else {
+                            break;
+                        };
+                        want.push(data[..p].to_vec());
+                        self.model.drain(..p + l);
+                    }
+                    assert_eq!(got, want, "{eol:?}");
+                }
+            }
+            Op::Appender(pieces) => {
+                let frozen = self.back_frozen;
+                match self.buf.appender() {
+                    Err(e) => assert!(frozen && matches!(e, Error::FrozenBack), "{e:?}"),
+                    Ok(mut w) => {
+                        assert!(!frozen, "appender on a frozen back");
+                        for p in pieces {
+                            w.add(p).unwrap();
+                        }
+                        drop(w);
+                        for p in pieces {
+                            self.model.extend(p);
+                        }
+                    }
+                }
+            }
             Op::Search { needle, from } => {
                 let from = self.pos(*from);
                 let data = self.mbytes();
@@ -819,6 +857,10 @@ impl Harness {
 
     /// The invariants that hold after every operation.
     pub fn check(&self) {
+        // The chunk queue's own invariants (no empty chunk, only the tail
+        // writable, the length the sum of the chunk lengths).
+        self.buf.check_invariants();
+        self.side.check_invariants();
         assert_eq!(self.buf.len(), self.model.len());
         assert_eq!(self.buf.is_empty(), self.model.is_empty());
         let got: Vec<u8> = self.buf.peek(..).flatten().copied().collect();

@@ -1,15 +1,11 @@
-//! The workloads on this project's [`evbuffer::EvBuffer`], operation for
-//! operation as the C shim (`benches/c/evbuffer_workloads.c`) runs them on
-//! libevent.
+//! The workloads on [`evbuffer::EvBuffer`], operation for operation as
+//! libevent's C shim (the workspace root's `benches/c/`) runs them on
+//! libevent's evbuffer.
 
-use super::{expected::b5_byte, sum_bytes, Id, Workload};
+use super::{b6_data, sum_bytes, Id, LineStream, Stream, Workload};
 use bytes::BufMut;
 use evbuffer::{Eol, EvBuffer};
 use std::hint::black_box;
-
-const PERIOD: usize = 251;
-const MAX_PIECE: usize = 4096;
-const MIB: usize = 1 << 20;
 
 /// Sets `id` up on `EvBuffer` (not timed).
 pub fn setup(id: Id) -> Box<dyn Workload> {
@@ -22,36 +18,6 @@ pub fn setup(id: Id) -> Box<dyn Workload> {
         Id::B6 => Box::new(B6::new()),
         Id::B7 => Box::new(B7(Two::new())),
         Id::B8 => Box::new(B8(Two::new())),
-    }
-}
-
-/// The byte stream `i % 251`: any piece of up to 4,096 bytes is one slice of
-/// `pat`, so producing data costs nothing (as in the C shim).
-struct Stream {
-    pat: Vec<u8>,
-    off: usize,
-}
-
-impl Stream {
-    fn new() -> Stream {
-        Stream {
-            pat: (0..PERIOD + MAX_PIECE)
-                .map(|i| (i % PERIOD) as u8)
-                .collect(),
-            off: 0,
-        }
-    }
-
-    #[inline]
-    fn next(&mut self, n: usize) -> &[u8] {
-        let at = self.off;
-        // `n` is a constant at every call site, so `n % PERIOD` is folded:
-        // no division in the loop-carried chain (the C shim does the same).
-        self.off += n % PERIOD;
-        if self.off >= PERIOD {
-            self.off -= PERIOD;
-        }
-        &self.pat[at..at + n]
     }
 }
 
@@ -179,21 +145,14 @@ impl Workload for B4 {
 /// then every line read with CRLF end-of-line handling.
 struct B5 {
     buf: EvBuffer,
-    pat: Vec<u8>,
-    off: usize,
+    s: LineStream,
 }
-
-/// B5's stream period, lcm(30, 251).
-const LPERIOD: usize = 30 * PERIOD;
 
 impl B5 {
     fn new() -> B5 {
         B5 {
             buf: EvBuffer::new(),
-            pat: (0..LPERIOD + MAX_PIECE)
-                .map(|i| b5_byte(i as u64))
-                .collect(),
-            off: 0,
+            s: LineStream::new(),
         }
     }
 }
@@ -202,16 +161,9 @@ impl Workload for B5 {
     fn run(&mut self, rounds: u64) -> u64 {
         let (mut lines, mut sum) = (0u64, 0u64);
         for _ in 0..rounds {
-            let mut left = super::expected::B5_ROUND_BYTES as usize;
-            while left > 0 {
-                let n = left.min(MAX_PIECE);
-                self.buf
-                    .add(&self.pat[self.off..self.off + n])
-                    .expect("add");
-                self.off = (self.off + n) % LPERIOD;
-                left -= n;
-            }
-            while let Some(line) = self.buf.read_line(Eol::Crlf).expect("read_line") {
+            let buf = &mut self.buf;
+            self.s.round(|piece| buf.add(piece).expect("add"));
+            while let Some(line) = buf.read_line(Eol::Crlf).expect("read_line") {
                 lines += 1;
                 sum = sum.wrapping_add(sum_bytes(&line));
             }
@@ -229,13 +181,11 @@ struct B6 {
 
 impl B6 {
     fn new() -> B6 {
-        let mut data: Vec<u8> = (0..MIB).map(|i| (i % PERIOD) as u8).collect();
-        data[MIB - 1] = 0xFF;
+        let (data, needle) = b6_data();
         let mut buf = EvBuffer::new();
         for piece in data.chunks(4096) {
             buf.add(piece).expect("add");
         }
-        let needle = data[MIB - 16..].try_into().expect("16 bytes");
         B6 { buf, needle }
     }
 }

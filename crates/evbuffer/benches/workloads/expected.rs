@@ -1,7 +1,6 @@
 //! Each workload's checksum computed from its definition alone, without any
-//! buffer, for any round count: what both implementations are checked
-//! against (WORKLOADS.md: "every implementation also checks its checksum
-//! against one computed independently of the buffer").
+//! buffer, for any round count: what every side is checked against, so that
+//! no side can skip work and all sides do the same work.
 
 use super::Id;
 

@@ -1,0 +1,220 @@
+//! Many small adds in one go: [`EvBuffer::appender`] and [`Appender`].
+//!
+//! [`EvBuffer::add`] is libevent's `evbuffer_add`: each call checks the
+//! frozen back and the length bound, finds the tail chunk, updates the
+//! length and runs the change callbacks. For a few large adds that is
+//! nothing, but a loop of many small ones (a serializer writing fields, a
+//! protocol writing short records) pays it on every call, which a plain
+//! `BytesMut` does not. An [`Appender`] does that bookkeeping once: it checks
+//! the back when it is made, holds the writable tail chunk itself so that an
+//! add is one capacity check and one copy, and puts the tail back, updates
+//! the length and runs the callbacks once when it is dropped.
+//!
+//! libevent has no equivalent; its callbacks run after every add, an
+//! appender's once, with the total, when it is dropped.
+
+use bytes::BytesMut;
+
+use crate::buffer::{Access, EvBuffer};
+use crate::chunk::Chunk;
+use crate::error::{Error, Result};
+
+/// Appends many small pieces to an [`EvBuffer`] with the per-add bookkeeping
+/// done once (see the [module docs](self)). Made by
+/// [`EvBuffer::appender`]; the bytes become part of the buffer, and the
+/// change callbacks run once, when it is dropped. (Leaking it with
+/// `mem::forget` loses the bytes of the tail chunk it holds; the buffer stays
+/// consistent.)
+///
+/// ```
+/// use evbuffer::EvBuffer;
+///
+/// let mut buf = EvBuffer::new();
+/// {
+///     let mut w = buf.appender().unwrap();
+///     for i in 0..100u8 {
+///         w.add(&[i; 8]).unwrap();
+///     }
+///     assert_eq!(w.len(), 800);
+/// }
+/// assert_eq!(buf.len(), 800);
+/// ```
+pub struct Appender<'a> {
+    buf: &'a mut EvBuffer,
+    /// The writable tail, taken out of the queue while the appender lives
+    /// (its bytes are not counted in the queue's length meanwhile, so that
+    /// the queue stays consistent even if the appender is leaked).
+    tail: BytesMut,
+    /// The buffer's length when the appender was made, for the callbacks.
+    orig: usize,
+    /// Bytes added so far.
+    added: usize,
+}
+
+impl std::fmt::Debug for Appender<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Appender")
+            .field("added", &self.added)
+            .field("tail_room", &(self.tail.capacity() - self.tail.len()))
+            .finish()
+    }
+}
+
+impl EvBuffer {
+    /// An [`Appender`] for many small adds with the bookkeeping done once.
+    ///
+    /// Fails with [`Error::FrozenBack`] if the back is frozen.
+    ///
+    /// libevent: a run of `evbuffer_add` calls; libevent runs the callbacks
+    /// after each, the appender once when it is dropped.
+    #[inline]
+    pub fn appender(&mut self) -> Result<Appender<'_>> {
+        self.check("appender", Access::Add(0))?;
+        let orig = self.len();
+        let tail = self.q.take_tail().unwrap_or_default();
+        Ok(Appender {
+            buf: self,
+            tail,
+            orig,
+            added: 0,
+        })
+    }
+}
+
+impl Appender<'_> {
+    /// Appends a copy of `data` (`evbuffer_add`): into the spare capacity of
+    /// the tail chunk, or a new chunk sized by the buffer's
+    /// [`ChunkPolicy`](crate::ChunkPolicy) when it is full.
+    ///
+    /// Fails with [`Error::OutOfRange`] if the buffer would exceed
+    /// `isize::MAX` bytes.
+    #[inline]
+    pub fn add(&mut self, data: &[u8]) -> Result<()> {
+        if data.len() <= self.tail.capacity() - self.tail.len() {
+            self.tail.extend_from_slice(data);
+            self.added += data.len();
+            return Ok(());
+        }
+        self.add_slow(data)
+    }
+
+    /// `add` when the tail cannot take all of `data`: fill it, hand it to
+    /// the queue, continue in a new chunk.
+    #[cold]
+    fn add_slow(&mut self, data: &[u8]) -> Result<()> {
+        let held = self.buf.len() + self.tail.len();
+        if data.len() > isize::MAX as usize - held {
+            return Err(Error::out_of_range("Appender::add", data.len(), held));
+        }
+        let room = self.tail.capacity() - self.tail.len();
+        let (now, rest) = data.split_at(room);
+        self.tail.extend_from_slice(now);
+        let full = std::mem::take(&mut self.tail);
+        if !full.is_empty() {
+            self.buf.q.push(Chunk::Mut(full));
+        } else if full.capacity() > 0 {
+            self.buf.recycle(full);
+        }
+        self.tail = self.buf.alloc_chunk(rest.len());
+        self.tail.extend_from_slice(rest);
+        self.added += data.len();
+        Ok(())
+    }
+
+    /// Bytes added through this appender so far.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.added
+    }
+
+    /// Whether nothing was added yet.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.added == 0
+    }
+}
+
+impl Drop for Appender<'_> {
+    fn drop(&mut self) {
+        let tail = std::mem::take(&mut self.tail);
+        if !tail.is_empty() {
+            self.buf.q.push(Chunk::Mut(tail));
+        } else if tail.capacity() > 0 {
+            self.buf.spares.keep(tail);
+        }
+        self.buf.notify(self.orig, self.added, 0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::End;
+
+    #[test]
+    fn adds_go_where_add_puts_them() {
+        let data: Vec<u8> = (0..20_000u32).map(|i| (i % 251) as u8).collect();
+        let (mut a, mut b) = (EvBuffer::new(), EvBuffer::new());
+        a.add(b"head").unwrap();
+        b.add(b"head").unwrap();
+        {
+            let mut w = a.appender().unwrap();
+            for piece in data.chunks(61) {
+                w.add(piece).unwrap();
+            }
+            w.add(b"").unwrap();
+            assert_eq!(w.len(), data.len());
+        }
+        for piece in data.chunks(61) {
+            b.add(piece).unwrap();
+        }
+        a.check_invariants();
+        assert_eq!(a.to_vec(), b.to_vec());
+        assert_eq!(a.chunk_count(), b.chunk_count(), "same chunk sizing");
+        // The tail is writable again afterwards.
+        let room = a.tail_capacity();
+        a.add(b"x").unwrap();
+        assert_eq!(a.tail_capacity(), room.saturating_sub(1));
+    }
+
+    #[test]
+    fn callbacks_run_once_with_the_total() {
+        use std::sync::{Arc, Mutex};
+        let mut buf = EvBuffer::new();
+        buf.add(b"ab").unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let s = seen.clone();
+        buf.add_cb(move |info| s.lock().unwrap().push((info.orig_size, info.n_added)));
+        {
+            let mut w = buf.appender().unwrap();
+            for _ in 0..10 {
+                w.add(b"0123456789").unwrap();
+            }
+        }
+        assert_eq!(*seen.lock().unwrap(), [(2, 100)]);
+    }
+
+    #[test]
+    fn frozen_back_and_an_unused_appender() {
+        let mut buf = EvBuffer::new();
+        buf.add(b"x").unwrap();
+        drop(buf.appender().unwrap());
+        assert_eq!(buf, &b"x"[..]);
+        buf.check_invariants();
+        buf.freeze(End::Back);
+        assert!(matches!(buf.appender(), Err(Error::FrozenBack)));
+    }
+
+    #[test]
+    fn a_leaked_appender_leaves_a_consistent_buffer() {
+        let mut buf = EvBuffer::new();
+        buf.add(b"kept").unwrap();
+        buf.q.freeze_tail();
+        buf.add(b"tail").unwrap();
+        let mut w = buf.appender().unwrap();
+        w.add(b"lost").unwrap();
+        std::mem::forget(w);
+        buf.check_invariants();
+        assert_eq!(buf, &b"kept"[..]);
+    }
+}
