@@ -39,8 +39,9 @@ pub(crate) fn now() -> Instant {
 /// tokio `AsyncRead + AsyncWrite`.
 ///
 /// Dropping it is `bufferevent_free`: no callback runs afterwards, pending
-/// output is discarded, and the transport is closed (statement 51). For a
-/// close that first delivers everything, use
+/// output is discarded (except by a pair end, whose partner still reads
+/// everything written before the drop, then `EOF`), and the transport is
+/// closed (statement 51). For a close that first delivers everything, use
 /// [`close_gracefully`](BufferEvent::close_gracefully) or the async
 /// `shutdown()`.
 ///
@@ -283,9 +284,16 @@ impl BufferEvent {
     }
 
     /// The output bound used when no write high watermark is set; default
-    /// [`DEFAULT_MAX_OUTPUT`](crate::DEFAULT_MAX_OUTPUT).
+    /// [`DEFAULT_MAX_OUTPUT`](crate::DEFAULT_MAX_OUTPUT). Driven by
+    /// [`run`](Self::run), this bufferevent stops reading while its output
+    /// holds this many bytes or more (a peer that does not read holds a
+    /// read callback that answers everything back), and reads again once
+    /// the output is below it; the async face's writes wait instead. An
+    /// application that needs a larger backlog raises it here (or with a
+    /// write high watermark, which takes precedence).
     ///
-    /// libevent: none (its output grows without bound).
+    /// libevent: none (its output grows without bound, and reading goes on
+    /// whatever the output holds).
     pub fn set_max_output(&mut self, n: usize) {
         self.core.set_max_output(n);
     }
@@ -416,8 +424,9 @@ impl BufferEvent {
     /// Takes the bufferevent under a filter back, dropping the filter and
     /// anything in its own buffers (`bufferevent_free` on a filter created
     /// without `BEV_OPT_CLOSE_ON_FREE`). `None` for sockets and pairs.
-    pub fn into_underlying(self) -> Option<BufferEvent> {
-        self.backend.into_underlying()
+    pub fn into_underlying(mut self) -> Option<BufferEvent> {
+        let backend = std::mem::replace(&mut self.backend, Box::new(crate::backend::Gone));
+        backend.into_underlying()
     }
 
     /// A handle on the other end of a pair while it exists
@@ -550,6 +559,14 @@ impl BufferEvent {
             && self.core.write_wakeup().is_none()
             && !self.handles_alive()
             && !self.backend.may_progress()
+    }
+}
+
+impl Drop for BufferEvent {
+    /// `bufferevent_free`. A pair end first hands what it still holds in
+    /// its output to the partner, which reads it before its `EOF`.
+    fn drop(&mut self) {
+        self.backend.on_free(&mut self.core);
     }
 }
 

@@ -349,11 +349,17 @@ impl FilterBackend {
         let mut unreported = 0usize;
         let under_before = self.under.core.output.len();
         for _ in 0..MAX_CALLS {
+            // The room below the underlying's write high watermark in force
+            // (its default bound when none is set), as on the input side:
+            // one call cannot grow the underlying's output without bound
+            // (an expanding output filter).
             let mut limit = if mode == FlushMode::Normal {
-                self.under
-                    .core
-                    .write_high_set()
-                    .map(|h| h.saturating_sub(self.under.core.output.len()))
+                Some(
+                    self.under
+                        .core
+                        .write_high()
+                        .saturating_sub(self.under.core.output.len()),
+                )
             } else {
                 None
             };

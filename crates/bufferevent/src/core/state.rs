@@ -60,6 +60,10 @@ struct Suspend {
     by_filter: bool,
     /// A connect is in progress.
     connecting: bool,
+    /// The callback face drives this bufferevent: reading also waits while
+    /// the output backlog is at or above the write high watermark in force
+    /// ([`Core::backlogged`]).
+    on_backlog: bool,
 }
 
 /// The sans-IO state of one bufferevent.
@@ -242,11 +246,6 @@ impl Core {
         self.wm.write.high_or(self.max_output)
     }
 
-    /// The configured write high watermark (0 = unset).
-    pub(crate) fn write_high_set(&self) -> Option<usize> {
-        (self.wm.write.high != 0).then_some(self.wm.write.high)
-    }
-
     /// Whether the input is at or above the read high watermark in force.
     pub(crate) fn input_full(&self) -> bool {
         self.input.len() >= self.read_high()
@@ -269,6 +268,24 @@ impl Core {
             && self.read_half == HalfState::Open
             && !self.suspend.connecting
             && !self.suspend.by_filter
+            && !self.backlogged()
+    }
+
+    /// Whether reading waits for the output to drain: the callback face
+    /// drives this bufferevent and its output is at or above the write high
+    /// watermark in force (default [`DEFAULT_MAX_OUTPUT`]). This is what
+    /// bounds a callback that writes everything it reads to a peer that
+    /// never reads (Netty's writability turning `autoRead` off); libevent
+    /// has no such pause, its output grows without bound. The async face
+    /// needs none: its `poll_write` waits instead.
+    pub(crate) fn backlogged(&self) -> bool {
+        self.suspend.on_backlog && self.output.len() >= self.write_high()
+    }
+
+    /// Turns the pause of [`backlogged`](Self::backlogged) on (the callback
+    /// face) or off.
+    pub(crate) fn set_pause_on_backlog(&mut self, on: bool) {
+        self.suspend.on_backlog = on;
     }
 
     /// A filter above pauses (or resumes) this bufferevent's reading

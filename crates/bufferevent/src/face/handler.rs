@@ -163,6 +163,15 @@ impl BufferEvent {
     /// it (`tokio::spawn(bev.run(h))`) to serve many connections at once;
     /// an error in one never affects another.
     ///
+    /// Bounded by default: while the output holds
+    /// [`DEFAULT_MAX_OUTPUT`](crate::DEFAULT_MAX_OUTPUT) bytes or more (or
+    /// the write high watermark, or [`set_max_output`](BufferEvent::set_max_output)),
+    /// the driver does not read, as if reading were disabled, and it reads
+    /// again once the output is below that; so a read callback that writes
+    /// everything it reads cannot be made to grow by a peer that never
+    /// reads (libevent keeps reading). [`enabled`](BufferEvent::enabled)
+    /// is not changed by this pause.
+    ///
     /// Returns, dropping the bufferevent (`bufferevent_free`), when:
     /// * a callback called [`close`](BufferEvent::close);
     /// * a graceful close ([`close_gracefully`](BufferEvent::close_gracefully))
@@ -185,6 +194,9 @@ impl BufferEvent {
         cx: &mut Context<'_>,
         handler: &mut H,
     ) -> Poll<()> {
+        // The callback face bounds the output itself: reading waits while
+        // the output is at its bound (see `set_max_output`).
+        self.core.set_pause_on_backlog(true);
         for _ in 0..ROUNDS_PER_POLL {
             if self.closed {
                 return Poll::Ready(());
