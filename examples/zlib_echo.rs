@@ -109,7 +109,7 @@ async fn server(bind: std::net::IpAddr, port: u16, format: Format) -> std::io::R
         tracing::info!(%peer, "new connection");
         let (bev, rx, tx) = compressed(tcp, format);
         tokio::spawn(async move {
-            bev.run(
+            let _ = bev.run(
                 Callbacks::new()
                     .on_read(|bev| {
                         let mut all = EvBuffer::new();
@@ -171,30 +171,31 @@ async fn client(addr: SocketAddr, data: Vec<u8>, format: Format) -> Result<Strin
     };
     feed(&mut bev, &mut state.lock().unwrap());
     let (s1, s2, s3) = (state.clone(), state.clone(), state.clone());
-    bev.run(
-        Callbacks::new()
-            .on_write(move |bev| feed(bev, &mut s1.lock().unwrap()))
-            .on_read(move |bev| {
-                let mut st = s2.lock().unwrap();
-                let mut buf = vec![0; bev.input().len()];
-                let n = bev.read(&mut buf);
-                st.echo.extend_from_slice(&buf[..n]);
-                if st.echo.len() >= st.data.len() {
-                    bev.close_gracefully(); // BEV_FINISHED: the zlib trailer, then FIN
-                }
-            })
-            .on_event(move |bev, what| {
-                if what.intersects(Events::ERROR | Events::EOF) {
-                    let mut st = s3.lock().unwrap();
-                    if st.echo.len() < st.data.len() {
-                        st.failure =
-                            Some(format!("connection ended ({what:?}): {:?}", bev.error()));
+    let _ = bev
+        .run(
+            Callbacks::new()
+                .on_write(move |bev| feed(bev, &mut s1.lock().unwrap()))
+                .on_read(move |bev| {
+                    let mut st = s2.lock().unwrap();
+                    let mut buf = vec![0; bev.input().len()];
+                    let n = bev.read(&mut buf);
+                    st.echo.extend_from_slice(&buf[..n]);
+                    if st.echo.len() >= st.data.len() {
+                        bev.close_gracefully(); // BEV_FINISHED: the zlib trailer, then FIN
                     }
-                    bev.close();
-                }
-            }),
-    )
-    .await;
+                })
+                .on_event(move |bev, what| {
+                    if what.intersects(Events::ERROR | Events::EOF) {
+                        let mut st = s3.lock().unwrap();
+                        if st.echo.len() < st.data.len() {
+                            st.failure =
+                                Some(format!("connection ended ({what:?}): {:?}", bev.error()));
+                        }
+                        bev.close();
+                    }
+                }),
+        )
+        .await;
     let st = state.lock().unwrap();
     if let Some(f) = &st.failure {
         return Err(f.clone());

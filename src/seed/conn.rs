@@ -59,14 +59,12 @@ pub(crate) fn spawn(
     let session = Session {
         answer: settings.answer,
         paused: false,
+        _permit: permit,
     };
-    tokio::spawn(
-        async move {
-            bev.run(session).await;
-            drop(permit);
-        }
-        .instrument(span),
-    );
+    // The run future itself is the task (no async block around it that
+    // would hold a second copy of the bufferevent); the permit lives in the
+    // session and is released when the connection ends.
+    tokio::spawn(bev.run(session).instrument(span));
 }
 
 /// The callbacks of one connection (the seed's `bev_read_callback`,
@@ -75,6 +73,8 @@ struct Session {
     answer: Answer,
     /// Reading is paused because the client does not read its replies.
     paused: bool,
+    /// The connection's slot under a connection cap.
+    _permit: Option<listener::ConnPermit>,
 }
 
 impl Handler for Session {

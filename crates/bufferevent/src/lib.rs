@@ -88,7 +88,7 @@ pub mod porting {}
 pub use crate::backend::Kind;
 pub use crate::bufferevent::BufferEvent;
 pub use crate::core::{
-    Dir, Events, Limiter, Quota, Watermark, DEFAULT_MAX_INPUT, DEFAULT_MAX_OUTPUT,
+    Dir, Ending, Events, Limiter, Quota, Stats, Watermark, DEFAULT_MAX_INPUT, DEFAULT_MAX_OUTPUT,
     DEFAULT_READ_SIZE,
 };
 pub use crate::error::{Error, FilterError, FilterErrorKind, Side};
@@ -100,3 +100,31 @@ pub use crate::options::Options;
 pub use crate::rate_limit::RateLimitGroup;
 pub use evbuffer::EvBuffer;
 pub use ratelimit::{ConfigError, LimitError, RateLimitConfig};
+
+#[cfg(test)]
+mod sizes {
+    //! What one connection's objects cost; a regression here is memory per
+    //! connection (run with `--nocapture` to see the figures).
+    use std::mem::size_of;
+
+    #[test]
+    fn hot_structs_stay_small() {
+        let bev = size_of::<crate::BufferEvent>();
+        let core = size_of::<crate::core::state::Core>();
+        let filter = size_of::<crate::backend::filter::FilterBackend>();
+        let run = {
+            let (a, _b) = crate::BufferEvent::pair(crate::Options::default());
+            size_of_val(&a.run(crate::Callbacks::new()))
+        };
+        eprintln!("BufferEvent {bev}, Core {core}, FilterBackend {filter}, run future {run}");
+        // two EvBuffers plus the state; the cold parts (timeouts, limits,
+        // errors, the span) are boxed and absent until used
+        assert!(
+            core <= 2 * size_of::<evbuffer::EvBuffer>() + 160,
+            "Core {core}"
+        );
+        assert!(bev <= core + 64, "BufferEvent {bev}");
+        // the run future holds the bufferevent and the handler, once
+        assert!(run <= bev + size_of::<crate::Callbacks>() + 16, "run {run}");
+    }
+}

@@ -41,7 +41,7 @@ impl Rec {
 fn step(bev: &mut BufferEvent, h: &mut Rec) -> Poll<()> {
     let waker = futures::task::noop_waker();
     let mut cx = Context::from_waker(&waker);
-    bev.poll_run(&mut cx, h)
+    bev.poll_run(&mut cx, h).map(|_| ())
 }
 
 #[test]
@@ -239,8 +239,8 @@ async fn callback_producer_and_slow_consumer_stay_within_watermarks() {
                 }),
         ),
     );
-    within(120, producer).await.unwrap();
-    within(120, consumer).await.unwrap();
+    let _ = within(120, producer).await.unwrap();
+    let _ = within(120, consumer).await.unwrap();
     check_pattern(&got.lock().unwrap(), N);
 }
 
@@ -292,7 +292,7 @@ async fn callbacks_are_never_reentered() {
         bev.read_buffer(&mut all).unwrap();
         bev.write_buffer(&mut all).unwrap();
     })));
-    within(10, a.run(handler)).await;
+    let _ = within(10, a.run(handler)).await;
     assert!(calls.load(Ordering::SeqCst) > 20);
     echo.abort();
 }

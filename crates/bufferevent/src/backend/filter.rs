@@ -184,7 +184,7 @@ impl FilterBackend {
         // again (after reporting) each time an allowance is used up. An
         // allowance lasts until the end of the drive step (`report_input`),
         // so that the underlying's read in between can fill it.
-        let limited = core.limits_ref().is_active();
+        let limited = core.limited();
         self.in_limited = false;
         let stop = loop {
             let reading = core.enabled().contains(crate::Dir::READ) || self.close_waits;
@@ -344,7 +344,7 @@ impl FilterBackend {
         {
             return run;
         }
-        let limited = core.limits_ref().is_active();
+        let limited = core.limited();
         let mut allowance = 0usize;
         let mut unreported = 0usize;
         let under_before = self.under.core.output.len();
@@ -678,7 +678,8 @@ impl BufferEvent {
     ) -> BufferEvent {
         let mut under = underlying;
         under.enable(crate::Dir::BOTH);
-        let mut bev = BufferEvent::from_backend(
+        let peer = under.traced_peer();
+        let mut bev = BufferEvent::from_backend_traced(
             Box::new(FilterBackend {
                 under,
                 input: Box::new(input),
@@ -699,6 +700,7 @@ impl BufferEvent {
                 out_deferred: false,
             }),
             options,
+            || peer,
         );
         // Reading is not enabled on a new filter: keep the underlying from
         // reading until it is.
@@ -709,8 +711,8 @@ impl BufferEvent {
             u.backend.on_enable_change(&mut u.core);
         }
         // An output filter that speaks first (a TLS client's hello).
-        bev.backend
-            .after_write(&mut bev.core, crate::bufferevent::now());
+        let now = bev.core.clock(crate::bufferevent::now);
+        bev.backend.after_write(&mut bev.core, now);
         bev
     }
 }

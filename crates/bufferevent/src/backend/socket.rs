@@ -225,6 +225,14 @@ where
     }
 }
 
+/// The peer of a TCP stream, for the span (a TCP stream only: other
+/// streams have none to tell).
+fn peer_of<S: 'static>(stream: &S) -> Option<SocketAddr> {
+    let any: &dyn std::any::Any = stream;
+    any.downcast_ref::<TcpStream>()
+        .and_then(|s| s.peer_addr().ok())
+}
+
 impl BufferEvent {
     /// A bufferevent over a connected stream (`bufferevent_socket_new`):
     /// a [`tokio::net::TcpStream`], [`tokio::net::UnixStream`], or any
@@ -242,12 +250,18 @@ impl BufferEvent {
     where
         S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
     {
-        let mut bev = BufferEvent::from_backend(
+        let peer = if tracing::enabled!(target: "bufferevent", tracing::Level::INFO) {
+            peer_of(&stream)
+        } else {
+            None
+        };
+        let mut bev = BufferEvent::from_backend_traced(
             Box::new(SocketBackend {
                 state: State::Open(stream),
                 needs_flush: false,
             }),
             options,
+            || peer,
         );
         bev.core.freeze_transport_ends();
         bev

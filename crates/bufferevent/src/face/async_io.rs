@@ -49,7 +49,8 @@ impl BufferEvent {
                 .contains(Events::TIMEOUT | Events::WRITING)
             {
                 self.core.clear_events(Events::TIMEOUT | Events::WRITING);
-                self.core.enable(Dir::WRITE, now());
+                let now = self.core.clock(now);
+                self.core.enable(Dir::WRITE, now);
                 return Poll::Ready(Err(io::ErrorKind::TimedOut.into()));
             }
             if !self.output_pending() {

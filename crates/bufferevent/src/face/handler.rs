@@ -8,11 +8,11 @@
 //! `&mut BufferEvent`. A callback never runs inside another call of yours,
 //! so it may do anything to the bufferevent, including closing it.
 
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::task::{Context, Poll};
 
 use crate::core::state::Callback;
-use crate::{BufferEvent, Events};
+use crate::{BufferEvent, Error, Events};
 
 /// The callbacks of a bufferevent (libevent's `bufferevent_data_cb` ×2 and
 /// `bufferevent_event_cb`, with `ctx` replaced by `self`). Every method has
@@ -181,15 +181,63 @@ impl BufferEvent {
     ///   disabled, no output is pending, no timeout armed, no
     ///   [`Handle`](crate::Handle) exists (libevent would keep such a
     ///   bufferevent forever).
-    pub async fn run<H: Handler>(mut self, mut handler: H) {
-        poll_fn(|cx| self.poll_run(cx, &mut handler)).await;
-        tracing::trace!("bufferevent driver finished");
+    ///
+    /// The result is the connection's error, if it had one: the error of
+    /// the last `ERROR` event ([`error`](BufferEvent::error)) unless a
+    /// callback took it ([`take_error`](BufferEvent::take_error)); so
+    /// `bev.run(h).await?` propagates it. End of file, a timeout or a close
+    /// are `Ok` (the event callback saw them; [`stats`](BufferEvent::stats)
+    /// says how it ended).
+    ///
+    /// The future holds the bufferevent and the handler and nothing else
+    /// (no copy of either). It runs inside the bufferevent's
+    /// [`span`](BufferEvent::span).
+    ///
+    /// Cancel safety: dropping the future drops the bufferevent
+    /// (`bufferevent_free`): pending output is discarded, the transport is
+    /// closed. Nothing is lost that a dropped bufferevent would keep.
+    pub fn run<H: Handler>(
+        mut self,
+        mut handler: H,
+    ) -> impl Future<Output = Result<(), Error>> + Send {
+        poll_fn(move |cx| self.poll_run(cx, &mut handler))
     }
 
-    /// One poll of the callback driver; see [`run`](Self::run).
+    /// One poll of the callback driver; see [`run`](Self::run). `Ready`
+    /// when the driver is finished (the bufferevent is then only good for
+    /// dropping), with the connection's error if it had one.
     ///
     /// libevent: one turn of `event_base_loop(base, EVLOOP_NONBLOCK)`, for this bufferevent only.
     pub fn poll_run<H: Handler + ?Sized>(
+        &mut self,
+        cx: &mut Context<'_>,
+        handler: &mut H,
+    ) -> Poll<Result<(), Error>> {
+        match self.traced_span() {
+            None => self.poll_run_inner(cx, handler),
+            Some(span) => span.in_scope(|| self.poll_run_inner(cx, handler)),
+        }
+    }
+
+    fn poll_run_inner<H: Handler + ?Sized>(
+        &mut self,
+        cx: &mut Context<'_>,
+        handler: &mut H,
+    ) -> Poll<Result<(), Error>> {
+        match self.poll_run_rounds(cx, handler) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(()) => {
+                self.note_end();
+                tracing::trace!("bufferevent driver finished");
+                Poll::Ready(match self.core.take_error() {
+                    Some(e) => Err(e),
+                    None => Ok(()),
+                })
+            }
+        }
+    }
+
+    fn poll_run_rounds<H: Handler + ?Sized>(
         &mut self,
         cx: &mut Context<'_>,
         handler: &mut H,
