@@ -467,6 +467,15 @@ impl Backend for FilterBackend {
             }
             self.push_below = self.under.output_pending();
         }
+        if !progress
+            && core.input.is_empty()
+            && core.output.is_empty()
+            && self.under.core.input.is_empty()
+        {
+            // Quiet (the socket below gave its own buffers back already).
+            core.input.release_spare();
+            core.output.release_spare();
+        }
         progress
     }
 

@@ -93,6 +93,19 @@ where
             let mut stop = None;
             while got < budget && reads < READS_PER_STEP {
                 reads += 1;
+                // Ask a socket for readiness before reserving room to read
+                // into: a read that finds nothing then costs no allocation.
+                match read_ready(s, cx) {
+                    Poll::Pending => {
+                        stop = Some(Ok(false));
+                        break;
+                    }
+                    Poll::Ready(Err(e)) => {
+                        stop = Some(Err(e));
+                        break;
+                    }
+                    Poll::Ready(Ok(())) => {}
+                }
                 let r = unfrozen(&mut core.input, End::Back, |b| {
                     b.poll_read_from(cx, Pin::new(&mut *s), budget - got)
                 });
@@ -119,7 +132,16 @@ where
             }
             match stop {
                 None => {}
-                Some(Ok(false)) => break,
+                Some(Ok(false)) => {
+                    if core.input.is_empty() && core.output.is_empty() {
+                        // Quiet: give the read and write buffers' spare
+                        // allocations back (libevent frees a chain once it
+                        // is drained); an idle connection holds none.
+                        core.input.release_spare();
+                        core.output.release_spare();
+                    }
+                    break;
+                }
                 Some(Ok(true)) => {
                     core.on_eof();
                     progress = true;
@@ -223,6 +245,20 @@ where
     fn may_progress(&self) -> bool {
         matches!(self.state, State::Connecting(_))
     }
+}
+
+/// Readiness of a TCP or Unix stream for reading (registering `cx`), or
+/// `Ready` for other streams, which are simply read.
+fn read_ready<S: 'static>(stream: &mut S, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    let any: &mut dyn std::any::Any = stream;
+    if let Some(t) = any.downcast_mut::<TcpStream>() {
+        return t.poll_read_ready(cx);
+    }
+    #[cfg(unix)]
+    if let Some(u) = any.downcast_mut::<tokio::net::UnixStream>() {
+        return u.poll_read_ready(cx);
+    }
+    Poll::Ready(Ok(()))
 }
 
 /// The peer of a TCP stream, for the span (a TCP stream only: other
