@@ -62,8 +62,9 @@ pub(crate) fn now() -> Instant {
 ///     let n = bev.read(&mut buf);
 ///     sink.lock().unwrap().extend_from_slice(&buf[..n]);
 /// }))
-/// .await;
-/// side.await.unwrap();
+/// .await
+/// .unwrap(); // the connection's error, if it had one
+/// side.await.unwrap().unwrap();
 /// assert_eq!(&got.lock().unwrap()[..], b"hello");
 /// # }
 /// ```

@@ -23,7 +23,7 @@
 use std::fmt;
 use std::sync::{Arc, Mutex, Weak};
 
-use futures::task::AtomicWaker;
+use futures_util::task::AtomicWaker;
 use ratelimit::{ConfigError, Direction, LimitError, RateLimitConfig};
 
 use crate::bufferevent::now;

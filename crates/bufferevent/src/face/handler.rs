@@ -295,6 +295,11 @@ impl BufferEvent {
     /// Other callbacks that become due stay pending for a later handler.
     /// Wrap it in `tokio::time::timeout` to bound it otherwise.
     ///
+    /// Cancel safety: cancel-safe. The outcome event is taken only when the
+    /// future completes; dropped before, the bufferevent is still connecting
+    /// (or has its `CONNECTED`/`ERROR` event pending) and `connected()` can
+    /// be called again.
+    ///
     /// ```
     /// use bufferevent::{BufferEvent, Dir, Options, PassThrough};
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
