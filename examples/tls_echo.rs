@@ -243,7 +243,7 @@ fn serve_connection(conn: Connection, config: Arc<tls::rustls::ServerConfig>, bo
         });
     }
     tokio::spawn(async move {
-        bev.run(
+        let _ = bev.run(
             Callbacks::new()
                 .on_read(|bev| {
                     let mut all = EvBuffer::new();
@@ -329,36 +329,37 @@ async fn client(
         }
     };
     let (s1, s2, s3) = (state.clone(), state.clone(), state.clone());
-    bev.run(
-        Callbacks::new()
-            .on_write(move |bev| feed(bev, &mut s1.lock().unwrap()))
-            .on_read(move |bev| {
-                let mut st = s2.lock().unwrap();
-                let mut buf = vec![0; bev.input().len()];
-                let n = bev.read(&mut buf);
-                st.echo.extend_from_slice(&buf[..n]);
-                if st.echo.len() >= st.data.len() {
-                    bev.close_gracefully(); // close_notify
-                }
-            })
-            .on_event(move |bev, what| {
-                let mut st = s3.lock().unwrap();
-                if what.contains(Events::CONNECTED) {
-                    // Start writing once the handshake is done.
-                    feed(bev, &mut st);
-                }
-                if what.intersects(Events::ERROR | Events::EOF) {
-                    if st.echo.len() < st.data.len() {
-                        st.failure = Some(match bev.error() {
-                            Some(e) => format!("connection failed: {e}"),
-                            None => format!("connection ended early ({what:?})"),
-                        });
+    let _ = bev
+        .run(
+            Callbacks::new()
+                .on_write(move |bev| feed(bev, &mut s1.lock().unwrap()))
+                .on_read(move |bev| {
+                    let mut st = s2.lock().unwrap();
+                    let mut buf = vec![0; bev.input().len()];
+                    let n = bev.read(&mut buf);
+                    st.echo.extend_from_slice(&buf[..n]);
+                    if st.echo.len() >= st.data.len() {
+                        bev.close_gracefully(); // close_notify
                     }
-                    bev.close();
-                }
-            }),
-    )
-    .await;
+                })
+                .on_event(move |bev, what| {
+                    let mut st = s3.lock().unwrap();
+                    if what.contains(Events::CONNECTED) {
+                        // Start writing once the handshake is done.
+                        feed(bev, &mut st);
+                    }
+                    if what.intersects(Events::ERROR | Events::EOF) {
+                        if st.echo.len() < st.data.len() {
+                            st.failure = Some(match bev.error() {
+                                Some(e) => format!("connection failed: {e}"),
+                                None => format!("connection ended early ({what:?})"),
+                            });
+                        }
+                        bev.close();
+                    }
+                }),
+        )
+        .await;
     let st = state.lock().unwrap();
     if let Some(f) = &st.failure {
         return Err(f.clone().into());

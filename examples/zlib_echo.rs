@@ -150,7 +150,7 @@ fn serve_connection(conn: Connection, format: Format, bounds: Bounds) {
     let (mut bev, rx, tx) = compressed(stream, format);
     bev.set_timeouts(seed::secs(bounds.timeout), seed::secs(bounds.write_timeout));
     tokio::spawn(async move {
-        bev.run(
+        let _ = bev.run(
             Callbacks::new()
                 .on_read(|bev| {
                     let mut all = EvBuffer::new();
@@ -223,7 +223,7 @@ async fn client(addr: SocketAddr, data: Vec<u8>, format: Format) -> Result<Strin
     };
     feed(&mut bev, &mut state.lock().unwrap());
     let (s1, s2, s3) = (state.clone(), state.clone(), state.clone());
-    bev.run(
+    let _ = bev.run(
         Callbacks::new()
             .on_write(move |bev| feed(bev, &mut s1.lock().unwrap()))
             .on_read(move |bev| {

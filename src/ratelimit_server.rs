@@ -314,7 +314,7 @@ fn spawn_connection(
     sender.fill(&mut bev);
     tokio::spawn(
         async move {
-            bev.run(&mut sender).await;
+            let _ = bev.run(&mut sender).await;
             tracing::info!(bytes = sender.sent, "connection closed");
             drop(permit);
         }

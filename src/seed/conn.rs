@@ -168,7 +168,7 @@ async fn drive(
         let header_pending = session.proxy.as_ref().is_some_and(|i| i.get().is_none());
         tokio::select! {
             biased;
-            () = poll_fn(|cx| bev.poll_run(cx, &mut *session)) => break,
+            _ = poll_fn(|cx| bev.poll_run(cx, &mut *session)) => break,
             state = changed => match state {
                 DrainState::Draining => {
                     session.draining = true;

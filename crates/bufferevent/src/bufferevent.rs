@@ -39,8 +39,9 @@ pub(crate) fn now() -> Instant {
 /// tokio `AsyncRead + AsyncWrite`.
 ///
 /// Dropping it is `bufferevent_free`: no callback runs afterwards, pending
-/// output is discarded, and the transport is closed (statement 51). For a
-/// close that first delivers everything, use
+/// output is discarded (except by a pair end, whose partner still reads
+/// everything written before the drop, then `EOF`), and the transport is
+/// closed (statement 51). For a close that first delivers everything, use
 /// [`close_gracefully`](BufferEvent::close_gracefully) or the async
 /// `shutdown()`.
 ///
@@ -61,8 +62,9 @@ pub(crate) fn now() -> Instant {
 ///     let n = bev.read(&mut buf);
 ///     sink.lock().unwrap().extend_from_slice(&buf[..n]);
 /// }))
-/// .await;
-/// side.await.unwrap();
+/// .await
+/// .unwrap(); // the connection's error, if it had one
+/// side.await.unwrap().unwrap();
 /// assert_eq!(&got.lock().unwrap()[..], b"hello");
 /// # }
 /// ```
@@ -82,6 +84,15 @@ pub struct BufferEvent {
     /// The async face's read side applied handle commands whose output is
     /// not all sent yet: it keeps driving the write side until it is.
     pub(crate) reader_sends: bool,
+    /// Its tracing span, if enabled when it was made (boxed: nothing to pay
+    /// for when tracing is off).
+    traced: Option<Box<Traced>>,
+}
+
+/// A bufferevent's span and what it was opened with.
+struct Traced {
+    span: tracing::Span,
+    peer: Option<std::net::SocketAddr>,
 }
 
 impl fmt::Debug for BufferEvent {
@@ -99,6 +110,38 @@ impl fmt::Debug for BufferEvent {
 
 impl BufferEvent {
     pub(crate) fn from_backend(backend: Box<dyn Backend>, options: Options) -> Self {
+        Self::from_backend_traced(backend, options, || None)
+    }
+
+    /// [`from_backend`](Self::from_backend), with the peer address for the
+    /// span (asked only if the span is enabled).
+    pub(crate) fn from_backend_traced(
+        backend: Box<dyn Backend>,
+        options: Options,
+        peer: impl FnOnce() -> Option<std::net::SocketAddr>,
+    ) -> Self {
+        use tracing::field::Empty;
+        let kind = backend.kind();
+        let span = tracing::info_span!(
+            target: "bufferevent",
+            "bufferevent",
+            ?kind,
+            peer = Empty,
+            bytes_in = Empty,
+            bytes_out = Empty,
+            max_output = Empty,
+            input_full_ms = Empty,
+            output_full_ms = Empty,
+            rate_limited_ms = Empty,
+            ended = Empty,
+        );
+        let traced = (!span.is_disabled()).then(|| {
+            let peer = peer();
+            if let Some(p) = peer {
+                span.record("peer", tracing::field::display(p));
+            }
+            Box::new(Traced { span, peer })
+        });
         BufferEvent {
             core: Core::new(),
             backend,
@@ -110,7 +153,62 @@ impl BufferEvent {
             closing: false,
             async_flushing: false,
             reader_sends: false,
+            traced,
         }
+    }
+
+    /// The peer address recorded on the span (tracing enabled only).
+    pub(crate) fn traced_peer(&self) -> Option<std::net::SocketAddr> {
+        self.traced.as_ref().and_then(|t| t.peer)
+    }
+
+    /// This bufferevent's tracing span: `bufferevent{kind=Socket
+    /// peer=127.0.0.1:50000}` (target `bufferevent`, level INFO), entered
+    /// while [`run`](Self::run) drives it, so that everything logged in
+    /// callbacks carries it. Use it for your own events about the
+    /// connection instead of opening another span
+    /// (`bev.span().in_scope(|| tracing::info!("accepted"))`). When the
+    /// bufferevent is dropped, its [`stats`](Self::stats) are recorded on
+    /// it (`bytes_in`, `bytes_out`, `max_output`, `input_full_ms`,
+    /// `output_full_ms`, `rate_limited_ms`, `ended`) and a DEBUG event
+    /// `closed` is logged in it.
+    ///
+    /// Free when tracing is off: if the span was disabled when the
+    /// bufferevent was made, nothing is kept and this returns a disabled
+    /// span. A filter has a span of its own, with the peer of the
+    /// bufferevent below.
+    ///
+    /// libevent: none.
+    pub fn span(&self) -> tracing::Span {
+        self.traced
+            .as_ref()
+            .map_or_else(tracing::Span::none, |t| t.span.clone())
+    }
+
+    /// Its statistics so far: bytes in and out, the largest output backlog,
+    /// time spent paused (input at its read high watermark, output at its
+    /// bound, rate limits), and how it ended. A small `Copy` value; counting
+    /// costs a few additions per transfer and a clock read only when a pause
+    /// starts or ends. See [`Stats`](crate::Stats).
+    ///
+    /// libevent: none.
+    pub fn stats(&self) -> crate::Stats {
+        self.core.stats.snapshot(now)
+    }
+
+    /// A clone of the span, if tracing was on when this was made.
+    pub(crate) fn traced_span(&self) -> Option<tracing::Span> {
+        self.traced.as_ref().map(|t| t.span.clone())
+    }
+
+    /// Notes how the driver ended, if nothing did before.
+    pub(crate) fn note_end(&mut self) {
+        let e = if self.closing {
+            crate::Ending::ClosedGracefully
+        } else {
+            crate::Ending::Closed
+        };
+        self.core.stats.ending(e);
     }
 
     /// What kind of bufferevent this is.
@@ -175,7 +273,7 @@ impl BufferEvent {
     pub fn write(&mut self, data: &[u8]) -> Result<(), Error> {
         self.check_writable()?;
         self.core.output.add(data)?;
-        self.backend.after_write(&mut self.core, now());
+        self.after_write();
         Ok(())
     }
 
@@ -185,7 +283,7 @@ impl BufferEvent {
     pub fn write_bytes(&mut self, data: Bytes) -> Result<(), Error> {
         self.check_writable()?;
         self.core.output.add_bytes(data)?;
-        self.backend.after_write(&mut self.core, now());
+        self.after_write();
         Ok(())
     }
 
@@ -194,8 +292,17 @@ impl BufferEvent {
     pub fn write_buffer(&mut self, src: &mut EvBuffer) -> Result<(), Error> {
         self.check_writable()?;
         self.core.output.append(src)?;
-        self.backend.after_write(&mut self.core, now());
+        self.after_write();
         Ok(())
+    }
+
+    /// The user appended to the output: the backend moves it along (a
+    /// filter runs its output filter, a pair hands it to a reading
+    /// partner), and the statistics note the backlog.
+    fn after_write(&mut self) {
+        self.core.note_output();
+        let now = self.core.clock(now);
+        self.backend.after_write(&mut self.core, now);
     }
 
     fn check_writable(&self) -> Result<(), Error> {
@@ -211,10 +318,11 @@ impl BufferEvent {
     /// Enables reading and/or writing (`bufferevent_enable`). Restarts the
     /// timeouts of those directions (statement 45).
     pub fn enable(&mut self, dir: Dir) {
-        self.core.enable(dir, now());
+        let now = self.core.clock(now);
+        self.core.enable(dir, now);
         self.backend.on_enable_change(&mut self.core);
         if dir.contains(Dir::WRITE) {
-            self.backend.after_write(&mut self.core, now());
+            self.backend.after_write(&mut self.core, now);
         }
     }
 
@@ -283,9 +391,16 @@ impl BufferEvent {
     }
 
     /// The output bound used when no write high watermark is set; default
-    /// [`DEFAULT_MAX_OUTPUT`](crate::DEFAULT_MAX_OUTPUT).
+    /// [`DEFAULT_MAX_OUTPUT`](crate::DEFAULT_MAX_OUTPUT). Driven by
+    /// [`run`](Self::run), this bufferevent stops reading while its output
+    /// holds this many bytes or more (a peer that does not read holds a
+    /// read callback that answers everything back), and reads again once
+    /// the output is below it; the async face's writes wait instead. An
+    /// application that needs a larger backlog raises it here (or with a
+    /// write high watermark, which takes precedence).
     ///
-    /// libevent: none (its output grows without bound).
+    /// libevent: none (its output grows without bound, and reading goes on
+    /// whatever the output holds).
     pub fn set_max_output(&mut self, n: usize) {
         self.core.set_max_output(n);
     }
@@ -323,7 +438,7 @@ impl BufferEvent {
         if self.core.write_half() == HalfState::Failed {
             return Err(Error::Closed);
         }
-        let now = now();
+        let now = self.core.clock(now);
         self.core.request_flush(mode);
         self.backend.flush(&mut self.core, mode, now)
     }
@@ -416,8 +531,9 @@ impl BufferEvent {
     /// Takes the bufferevent under a filter back, dropping the filter and
     /// anything in its own buffers (`bufferevent_free` on a filter created
     /// without `BEV_OPT_CLOSE_ON_FREE`). `None` for sockets and pairs.
-    pub fn into_underlying(self) -> Option<BufferEvent> {
-        self.backend.into_underlying()
+    pub fn into_underlying(mut self) -> Option<BufferEvent> {
+        let backend = std::mem::replace(&mut self.backend, Box::new(crate::backend::Gone));
+        backend.into_underlying()
     }
 
     /// A handle on the other end of a pair while it exists
@@ -449,12 +565,12 @@ impl BufferEvent {
 
     /// One step of the read direction: transport reads, then read timers.
     pub(crate) fn poll_read_side(&mut self, cx: &mut Context<'_>) -> bool {
-        if let Some(w) = self.core.limits_ref().group_wakers() {
+        if let Some(w) = self.core.limits_ref().and_then(|l| l.group_wakers()) {
             w.read.register(cx.waker());
         }
         let mut progress = false;
         for _ in 0..4 {
-            let now = now();
+            let now = self.core.clock(now);
             progress |= self.backend.poll_read(&mut self.core, cx, now);
             let pending = self.output_pending();
             let before = self.core.peek_events();
@@ -465,18 +581,19 @@ impl BufferEvent {
                 break;
             }
         }
+        self.core.track(now);
         progress
     }
 
     /// One step of the write direction: transport writes and shutdown,
     /// then write timers.
     pub(crate) fn poll_write_side(&mut self, cx: &mut Context<'_>) -> bool {
-        if let Some(w) = self.core.limits_ref().group_wakers() {
+        if let Some(w) = self.core.limits_ref().and_then(|l| l.group_wakers()) {
             w.write.register(cx.waker());
         }
         let mut progress = false;
         for _ in 0..4 {
-            let now = now();
+            let now = self.core.clock(now);
             progress |= self.backend.poll_write(&mut self.core, cx, now);
             let pending = self.output_pending();
             let before = self.core.peek_events();
@@ -487,6 +604,7 @@ impl BufferEvent {
                 break;
             }
         }
+        self.core.track(now);
         progress
     }
 
@@ -550,6 +668,30 @@ impl BufferEvent {
             && self.core.write_wakeup().is_none()
             && !self.handles_alive()
             && !self.backend.may_progress()
+    }
+}
+
+impl Drop for BufferEvent {
+    /// `bufferevent_free`. A pair end first hands what it still holds in
+    /// its output to the partner, which reads it before its `EOF`. The
+    /// statistics go on the span, if tracing was on.
+    fn drop(&mut self) {
+        self.backend.on_free(&mut self.core);
+        if let Some(t) = self.traced.take() {
+            self.note_end();
+            let st = self.stats();
+            let span = &t.span;
+            span.record("bytes_in", st.bytes_in);
+            span.record("bytes_out", st.bytes_out);
+            span.record("max_output", st.max_output as u64);
+            span.record("input_full_ms", st.input_full.as_millis() as u64);
+            span.record("output_full_ms", st.output_full.as_millis() as u64);
+            span.record("rate_limited_ms", st.rate_limited.as_millis() as u64);
+            if let Some(e) = st.ended {
+                span.record("ended", tracing::field::debug(e));
+            }
+            span.in_scope(|| tracing::debug!(target: "bufferevent", stats = ?st, "closed"));
+        }
     }
 }
 

@@ -27,6 +27,34 @@
 //!
 //! The [`porting`] page maps libevent calls to this crate.
 //!
+//! ## Bounded by default
+//!
+//! With no settings at all, nothing a peer does can grow one connection's
+//! buffers past fixed bounds: the input stops at [`DEFAULT_MAX_INPUT`] (or
+//! the read high watermark), the callback face stops reading while the
+//! output holds [`DEFAULT_MAX_OUTPUT`] (or the write high watermark) and
+//! reads again once it is below, the async face's writes wait at the same
+//! bound, and a filter's `limit` is the room below the bound of the buffer
+//! it fills. libevent is unbounded on both sides; raise the bounds with
+//! [`BufferEvent::set_max_input`], [`BufferEvent::set_max_output`] or the
+//! watermarks.
+//!
+//! ## Per-connection statistics and tracing
+//!
+//! [`BufferEvent::stats`] gives a [`Stats`] (bytes in and out, the largest
+//! output backlog, time paused and why, how it ended); each bufferevent has
+//! a tracing span ([`BufferEvent::span`], target `bufferevent`, with its
+//! kind and peer address) that [`BufferEvent::run`] enters and that carries
+//! the statistics when the bufferevent is dropped. Both are free when
+//! unused: counters, and no span kept when tracing is off.
+//!
+//! ## Dependencies
+//!
+//! tokio with `net`, `time` and `sync` only (bring your own runtime
+//! flavour), `futures-util` without default features. Rate limiting has no
+//! feature flag: unused, it costs one pointer per bufferevent and one branch
+//! per transfer.
+//!
 //! ## Example: an upper-casing filter over a pair, with callbacks
 //!
 //! ```
@@ -66,7 +94,7 @@
 //! let mut echoed = Vec::new();
 //! far.read_to_end(&mut echoed).await.unwrap();
 //! assert_eq!(echoed, b"HELLO, WORLD");
-//! server.await.unwrap();
+//! server.await.unwrap().unwrap(); // run() returns the connection's error
 //! # }
 //! ```
 #![forbid(unsafe_code)]
@@ -88,7 +116,7 @@ pub mod porting {}
 pub use crate::backend::Kind;
 pub use crate::bufferevent::BufferEvent;
 pub use crate::core::{
-    Dir, Events, Limiter, Quota, Watermark, DEFAULT_MAX_INPUT, DEFAULT_MAX_OUTPUT,
+    Dir, Ending, Events, Limiter, Quota, Stats, Watermark, DEFAULT_MAX_INPUT, DEFAULT_MAX_OUTPUT,
     DEFAULT_READ_SIZE,
 };
 pub use crate::error::{Error, FilterError, FilterErrorKind, Side};
@@ -100,3 +128,31 @@ pub use crate::options::Options;
 pub use crate::rate_limit::RateLimitGroup;
 pub use evbuffer::EvBuffer;
 pub use ratelimit::{ConfigError, LimitError, RateLimitConfig};
+
+#[cfg(test)]
+mod sizes {
+    //! What one connection's objects cost; a regression here is memory per
+    //! connection (run with `--nocapture` to see the figures).
+    use std::mem::size_of;
+
+    #[test]
+    fn hot_structs_stay_small() {
+        let bev = size_of::<crate::BufferEvent>();
+        let core = size_of::<crate::core::state::Core>();
+        let filter = size_of::<crate::backend::filter::FilterBackend>();
+        let run = {
+            let (a, _b) = crate::BufferEvent::pair(crate::Options::default());
+            size_of_val(&a.run(crate::Callbacks::new()))
+        };
+        eprintln!("BufferEvent {bev}, Core {core}, FilterBackend {filter}, run future {run}");
+        // two EvBuffers plus the state; the cold parts (timeouts, limits,
+        // errors, the span) are boxed and absent until used
+        assert!(
+            core <= 2 * size_of::<evbuffer::EvBuffer>() + 160,
+            "Core {core}"
+        );
+        assert!(bev <= core + 64, "BufferEvent {bev}");
+        // the run future holds the bufferevent and the handler, once
+        assert!(run <= bev + size_of::<crate::Callbacks>() + 16, "run {run}");
+    }
+}

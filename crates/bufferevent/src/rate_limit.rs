@@ -23,7 +23,7 @@
 use std::fmt;
 use std::sync::{Arc, Mutex, Weak};
 
-use futures::task::AtomicWaker;
+use futures_util::task::AtomicWaker;
 use ratelimit::{ConfigError, Direction, LimitError, RateLimitConfig};
 
 use crate::bufferevent::now;
@@ -313,7 +313,7 @@ impl BufferEvent {
     /// This bufferevent's own rate-limit configuration, if any (libevent
     /// keeps it in `rate_limiting->cfg` and has no getter).
     pub fn rate_limit(&self) -> Option<&Arc<RateLimitConfig>> {
-        self.core.limits_ref().rate_ref()?.config()
+        self.core.limits_ref()?.rate_ref()?.config()
     }
 
     /// Adds this bufferevent to `group`, leaving any other group first
@@ -341,7 +341,7 @@ impl BufferEvent {
     ///
     /// libevent: `bev->rate_limiting->group`, which has no public getter.
     pub fn rate_limit_group(&self) -> Option<&RateLimitGroup> {
-        self.core.limits_ref().group()
+        self.core.limits_ref().and_then(|l| l.group())
     }
 
     /// This bufferevent's own read bucket now, negative when overdrawn, or
@@ -359,7 +359,7 @@ impl BufferEvent {
     }
 
     fn limit(&mut self, dir: Direction) -> i64 {
-        if self.core.limits_ref().rate_ref().is_none() {
+        if self.core.limits_ref().and_then(|l| l.rate_ref()).is_none() {
             return i64::MAX;
         }
         let now = now();
@@ -406,7 +406,7 @@ impl BufferEvent {
 
     fn decrement_limit(&mut self, dir: Direction, n: i64) -> Result<(), LimitError> {
         let now = now();
-        if self.core.limits_ref().rate_ref().is_none() {
+        if self.core.limits_ref().and_then(|l| l.rate_ref()).is_none() {
             return Err(LimitError::NotLimited { direction: dir });
         }
         self.core.limits().rate().decrement(dir, n, now)?;

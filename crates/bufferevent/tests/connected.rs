@@ -30,7 +30,7 @@ async fn connected_then_stack_a_filter_and_talk() {
     let events = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let e2 = events.clone();
     f.enable(Dir::READ);
-    within(
+    let _ = within(
         10,
         f.run(
             Callbacks::new()

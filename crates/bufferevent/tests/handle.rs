@@ -31,7 +31,7 @@ async fn threads_write_megabytes_through_handles_in_order() {
     within(10, done.closed()).await;
     assert!(done.is_closed());
     assert!(matches!(done.write(&b"late"[..]).await, Err(Error::Closed)));
-    within(10, driver).await.unwrap();
+    let _ = within(10, driver).await.unwrap();
 }
 
 #[tokio::test]
@@ -73,7 +73,7 @@ async fn with_runs_a_closure_in_the_driving_task() {
     within(10, far.read_exact(&mut buf)).await.unwrap();
     assert_eq!(&buf, b"from a closure");
     h.close().await.unwrap();
-    within(10, driver).await.unwrap();
+    let _ = within(10, driver).await.unwrap();
     assert_eq!(*seen.lock().unwrap(), 0);
 }
 
@@ -132,7 +132,7 @@ async fn a_producer_is_held_back_while_the_peer_does_not_read() {
     within(120, client.read_to_end(&mut got)).await.unwrap();
     check_pattern(&got, N);
     writer.join().unwrap();
-    within(10, driver).await.unwrap();
+    let _ = within(10, driver).await.unwrap();
 }
 
 /// A handle also wakes a bufferevent driven only by its async face's

@@ -98,5 +98,5 @@ async fn limiter_paces_writes() {
         "{:?}",
         t0.elapsed()
     );
-    within(10, driver).await.unwrap();
+    let _ = within(10, driver).await.unwrap();
 }

@@ -41,7 +41,7 @@ impl Rec {
 fn step(bev: &mut BufferEvent, h: &mut Rec) -> Poll<()> {
     let waker = futures::task::noop_waker();
     let mut cx = Context::from_waker(&waker);
-    bev.poll_run(&mut cx, h)
+    bev.poll_run(&mut cx, h).map(|_| ())
 }
 
 #[test]
@@ -239,8 +239,8 @@ async fn callback_producer_and_slow_consumer_stay_within_watermarks() {
                 }),
         ),
     );
-    within(120, producer).await.unwrap();
-    within(120, consumer).await.unwrap();
+    let _ = within(120, producer).await.unwrap();
+    let _ = within(120, consumer).await.unwrap();
     check_pattern(&got.lock().unwrap(), N);
 }
 
@@ -292,7 +292,66 @@ async fn callbacks_are_never_reentered() {
         bev.read_buffer(&mut all).unwrap();
         bev.write_buffer(&mut all).unwrap();
     })));
-    within(10, a.run(handler)).await;
+    let _ = within(10, a.run(handler)).await;
     assert!(calls.load(Ordering::SeqCst) > 20);
     echo.abort();
+}
+
+/// Reads `bev` to its end through the async face.
+async fn read_all(mut bev: BufferEvent) -> Vec<u8> {
+    let mut got = Vec::new();
+    within(20, bev.read_to_end(&mut got)).await.unwrap();
+    got
+}
+
+#[tokio::test]
+async fn bytes_written_just_before_a_drop_reach_the_partner_then_eof() {
+    // The partner is reading (libevent moves the bytes inside
+    // `bufferevent_write` then): written, dropped at once, nothing lost.
+    let (mut a, mut b) = BufferEvent::pair(Options::default());
+    b.enable(Dir::READ);
+    a.write(b"response").unwrap();
+    drop(a);
+    assert_eq!(read_all(b).await, b"response");
+
+    // The partner is not reading yet: the drop hands the output over.
+    let (mut a, b) = BufferEvent::pair(Options::default());
+    a.write(b"early").unwrap();
+    drop(a);
+    assert_eq!(read_all(b).await, b"early");
+
+    // More than the partner's input bound: all of it, in order, then EOF.
+    let n = 3 * bufferevent::DEFAULT_MAX_INPUT + 12_345;
+    let (mut a, b) = BufferEvent::pair(Options::default());
+    a.write(&pattern(n)).unwrap();
+    drop(a);
+    check_pattern(&read_all(b).await, n);
+}
+
+#[tokio::test]
+async fn a_filter_over_a_pair_dropped_after_writing_loses_nothing() {
+    use bufferevent::{FilterStatus, PassThrough};
+    let upper = |src: &mut evbuffer::EvBuffer,
+                 dst: &mut evbuffer::EvBuffer,
+                 _: Option<usize>,
+                 _: FlushMode| {
+        let mut v = vec![0; src.len()];
+        let n = src.remove(&mut v)?;
+        dst.add(&v[..n].to_ascii_uppercase())?;
+        Ok(FilterStatus::Ok)
+    };
+    for reading in [true, false] {
+        let (a, mut b) = BufferEvent::pair(Options::default());
+        if reading {
+            b.enable(Dir::READ);
+        }
+        let mut f = BufferEvent::filter(a, PassThrough, upper, Options::CLOSE_ON_FREE);
+        f.write(b"written then dropped").unwrap();
+        drop(f);
+        assert_eq!(
+            read_all(b).await,
+            b"WRITTEN THEN DROPPED",
+            "partner reading: {reading}"
+        );
+    }
 }

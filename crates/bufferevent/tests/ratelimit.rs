@@ -84,7 +84,11 @@ impl Meter {
 
 /// Drains `bev`'s input as it arrives, checking the pattern. Reading is
 /// enabled unless `paused` (then enable it later, through a handle).
-fn spawn_sink(mut bev: BufferEvent, meter: Meter, paused: bool) -> JoinHandle<()> {
+fn spawn_sink(
+    mut bev: BufferEvent,
+    meter: Meter,
+    paused: bool,
+) -> JoinHandle<Result<(), bufferevent::Error>> {
     bev.set_watermark(Dir::READ, 0, SINK_HIGH).unwrap();
     if !paused {
         bev.enable(Dir::READ);
@@ -126,7 +130,10 @@ fn spawn_sink(mut bev: BufferEvent, meter: Meter, paused: bool) -> JoinHandle<()
 
 /// Keeps `bev`'s output topped up with the pattern: `limit` bytes in all
 /// (then a graceful close), or forever.
-fn spawn_source(mut bev: BufferEvent, limit: Option<u64>) -> JoinHandle<()> {
+fn spawn_source(
+    mut bev: BufferEvent,
+    limit: Option<u64>,
+) -> JoinHandle<Result<(), bufferevent::Error>> {
     let total = limit.unwrap_or(u64::MAX);
     let mut next = 0u64;
     let mut fill = move |bev: &mut BufferEvent| {
@@ -863,7 +870,7 @@ async fn graceful_close_of_a_limited_filter_sends_everything_then_finishes() {
     f.write(&data).unwrap();
     f.close_gracefully();
     let driver = tokio::spawn(f.run(Callbacks::new()));
-    common::within(10, driver).await.unwrap();
+    let _ = common::within(10, driver).await.unwrap();
     // 4000 per tick: the 10th tick's share (at 0.9 s) ends it
     assert_eq!(m.bytes(), 40_000);
     assert!(t0.elapsed() >= TICK * 9, "{:?}", t0.elapsed());

@@ -46,7 +46,7 @@ async fn echo_megabytes_with_callbacks() {
     within(60, rd.read_to_end(&mut got)).await.unwrap();
     check_pattern(&got, N);
     within(10, writer).await.unwrap();
-    within(10, server).await.unwrap();
+    let _ = within(10, server).await.unwrap();
 }
 
 #[tokio::test]
@@ -102,7 +102,7 @@ async fn s46_eof_comes_after_all_data_and_disables_reading() {
     let events = log();
     let e2 = events.clone();
     let e3 = events.clone();
-    within(
+    let _ = within(
         10,
         bev.run(
             Callbacks::new()
@@ -142,7 +142,7 @@ async fn half_close_reply_after_peer_eof() {
     let mut reply = String::new();
     within(10, rd.read_to_string(&mut reply)).await.unwrap();
     assert_eq!(reply, "got 100000 bytes");
-    within(10, server).await.unwrap();
+    let _ = within(10, server).await.unwrap();
 }
 
 #[tokio::test]
@@ -165,7 +165,7 @@ async fn flush_finished_shuts_the_write_side_but_keeps_reading() {
     check_pattern(&all, 1 << 20);
     client.write_all(b"still reading").await.unwrap();
     client.shutdown().await.unwrap();
-    within(10, server).await.unwrap();
+    let _ = within(10, server).await.unwrap();
     assert_eq!(&got.lock().unwrap()[..], b"still reading");
 }
 
@@ -178,7 +178,7 @@ async fn s45_read_timeout_on_a_silent_peer() {
     let seen = log();
     let s2 = seen.clone();
     let start = tokio::time::Instant::now();
-    within(
+    let _ = within(
         100,
         bev.run(Callbacks::new().on_event(move |bev, what| {
             s2.lock().unwrap().push(format!("{:#x}", what.bits()));
@@ -201,7 +201,7 @@ async fn s45_write_timeout_when_the_peer_does_not_read() {
     bev.write(&pattern(64 << 20)).unwrap();
     let seen = log();
     let s2 = seen.clone();
-    within(
+    let _ = within(
         100,
         bev.run(Callbacks::new().on_event(move |bev, what| {
             s2.lock().unwrap().push(format!("{:#x}", what.bits()));
@@ -226,7 +226,7 @@ async fn s45_idle_socket_gets_no_write_timeout() {
     tokio::time::sleep(Duration::from_secs(30)).await;
     assert!(seen.lock().unwrap().is_empty());
     h.close().await.unwrap();
-    within(10, task).await.unwrap();
+    let _ = within(10, task).await.unwrap();
 }
 
 #[tokio::test]
@@ -243,7 +243,7 @@ async fn s47_connect_success_is_exactly_one_connected_event() {
     bev.write(b"written before connecting").unwrap();
     let seen = log();
     let s2 = seen.clone();
-    within(
+    let _ = within(
         10,
         bev.run(Callbacks::new().on_event(move |bev, what| {
             s2.lock().unwrap().push(format!("{:#x}", what.bits()));
@@ -270,7 +270,7 @@ async fn s47_refused_connect_is_one_error_event_and_no_read() {
     let (s2, s3) = (seen.clone(), seen.clone());
     let kind = Arc::new(Mutex::new(None));
     let k2 = kind.clone();
-    within(
+    let _ = within(
         10,
         bev.run(
             Callbacks::new()
@@ -299,7 +299,7 @@ async fn connect_to_unknown_host_is_one_resolve_error() {
     let bev = BufferEvent::connect_host("no-such-host.invalid", 80, Options::default());
     let seen = log();
     let s2 = seen.clone();
-    within(
+    let _ = within(
         30,
         bev.run(Callbacks::new().on_event(move |bev, what| {
             assert!(
@@ -326,7 +326,7 @@ async fn connect_host_localhost_works() {
     bev.enable(Dir::READ);
     let seen = log();
     let s2 = seen.clone();
-    within(
+    let _ = within(
         10,
         bev.run(Callbacks::new().on_event(move |bev, what| {
             s2.lock().unwrap().push(format!("{:#x}", what.bits()));
@@ -352,7 +352,7 @@ async fn unix_stream_socket() {
     let mut got = Vec::new();
     within(30, peer.read_to_end(&mut got)).await.unwrap();
     check_pattern(&got, 3 << 20);
-    within(10, server).await.unwrap();
+    let _ = within(10, server).await.unwrap();
 }
 
 #[tokio::test]
@@ -390,7 +390,7 @@ async fn an_error_in_one_connection_does_not_affect_another() {
     #[allow(deprecated)] // blocking on drop is what we want here: a reset
     c1.set_linger(Some(Duration::ZERO)).unwrap();
     drop(c1);
-    within(10, t1).await.unwrap();
+    let _ = within(10, t1).await.unwrap();
     // connection 2 keeps working
     let (mut rd, mut wr) = c2.into_split();
     let w = tokio::spawn(async move {
@@ -401,7 +401,7 @@ async fn an_error_in_one_connection_does_not_affect_another() {
     within(30, rd.read_to_end(&mut got)).await.unwrap();
     check_pattern(&got, 2 << 20);
     w.await.unwrap();
-    within(10, t2).await.unwrap();
+    let _ = within(10, t2).await.unwrap();
 }
 
 #[tokio::test]

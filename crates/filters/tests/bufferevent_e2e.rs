@@ -61,7 +61,7 @@ async fn seed_filter_server_bytes_on_the_wire() {
         let mut rest = Vec::new();
         client.read_to_end(&mut rest).await.unwrap();
         assert!(rest.is_empty());
-        server.await.unwrap();
+        let _ = server.await.unwrap();
     })
     .await
     .unwrap();
@@ -179,21 +179,22 @@ async fn tls_bufferevent_reports_connected_and_serves_tokio_rustls() {
             bev.enable(Dir::READ | Dir::WRITE);
             let events = Arc::new(std::sync::Mutex::new(Vec::new()));
             let ev2 = events.clone();
-            bev.run(
-                Callbacks::new()
-                    .on_read(|bev| {
-                        let mut all = EvBuffer::new();
-                        bev.read_buffer(&mut all).unwrap();
-                        bev.write_buffer(&mut all).unwrap();
-                    })
-                    .on_event(move |bev, what| {
-                        ev2.lock().unwrap().push(what);
-                        if what.intersects(Events::EOF | Events::ERROR) {
-                            bev.close_gracefully();
-                        }
-                    }),
-            )
-            .await;
+            let _ = bev
+                .run(
+                    Callbacks::new()
+                        .on_read(|bev| {
+                            let mut all = EvBuffer::new();
+                            bev.read_buffer(&mut all).unwrap();
+                            bev.write_buffer(&mut all).unwrap();
+                        })
+                        .on_event(move |bev, what| {
+                            ev2.lock().unwrap().push(what);
+                            if what.intersects(Events::EOF | Events::ERROR) {
+                                bev.close_gracefully();
+                            }
+                        }),
+                )
+                .await;
             let ev = events.lock().unwrap().clone();
             ev
         });
@@ -294,27 +295,28 @@ async fn tls_read_watermark_with_partial_draining_never_stalls() {
             bev.enable(Dir::READ | Dir::WRITE);
             let max_seen = Arc::new(std::sync::atomic::AtomicUsize::new(0));
             let m2 = max_seen.clone();
-            bev.run(
-                Callbacks::new()
-                    .on_read(move |bev| {
-                        m2.fetch_max(bev.input().len(), std::sync::atomic::Ordering::Relaxed);
-                        // Partial draining: at most 1000 bytes per callback.
-                        let mut buf = [0u8; 1000];
-                        let n = bev.read(&mut buf);
-                        bev.write(&buf[..n]).unwrap();
-                        // Come back for the rest (bufferevent_trigger), as a reader that
-                        // processes in slices would.
-                        if !bev.input().is_empty() {
-                            bev.trigger(Dir::READ, false);
-                        }
-                    })
-                    .on_event(|bev, what| {
-                        if what.intersects(Events::EOF | Events::ERROR) {
-                            bev.close_gracefully();
-                        }
-                    }),
-            )
-            .await;
+            let _ = bev
+                .run(
+                    Callbacks::new()
+                        .on_read(move |bev| {
+                            m2.fetch_max(bev.input().len(), std::sync::atomic::Ordering::Relaxed);
+                            // Partial draining: at most 1000 bytes per callback.
+                            let mut buf = [0u8; 1000];
+                            let n = bev.read(&mut buf);
+                            bev.write(&buf[..n]).unwrap();
+                            // Come back for the rest (bufferevent_trigger), as a reader that
+                            // processes in slices would.
+                            if !bev.input().is_empty() {
+                                bev.trigger(Dir::READ, false);
+                            }
+                        })
+                        .on_event(|bev, what| {
+                            if what.intersects(Events::EOF | Events::ERROR) {
+                                bev.close_gracefully();
+                            }
+                        }),
+                )
+                .await;
             max_seen.load(std::sync::atomic::Ordering::Relaxed)
         });
         let ccfg = filters::tls::client_config(cert.roots(), &[]).unwrap();
@@ -389,7 +391,7 @@ async fn close_during_the_handshake_sends_everything_then_close_notify() {
                 // server's session tickets may still be unread, and closing a socket with
                 // unread input resets the connection (see `close_gracefully`).
                 let mut h = Callbacks::new();
-                std::future::poll_fn(|cx| bev.poll_run(cx, &mut h)).await;
+                let _ = std::future::poll_fn(|cx| bev.poll_run(cx, &mut h)).await;
                 assert!(bev.is_write_finished());
             }
             assert!(!session.is_handshaking());
@@ -458,7 +460,7 @@ async fn an_error_in_one_connection_never_affects_another() {
                 ));
             }
             for c in conns {
-                c.await.unwrap();
+                let _ = c.await.unwrap();
             }
         });
         let good = |seed: u64| async move {
@@ -593,20 +595,21 @@ async fn s85_a_slow_handshake_does_not_make_the_client_spin() {
         bev.write(b"ping").unwrap();
         let got = Arc::new(std::sync::Mutex::new(Vec::new()));
         let g = got.clone();
-        bev.run(
-            Callbacks::new()
-                .on_read(move |bev| {
-                    let mut buf = [0u8; 16];
-                    let n = bev.read(&mut buf);
-                    g.lock().unwrap().extend_from_slice(&buf[..n]);
-                })
-                .on_event(|bev, what| {
-                    if what.intersects(Events::EOF | Events::ERROR) {
-                        bev.close_gracefully();
-                    }
-                }),
-        )
-        .await;
+        let _ = bev
+            .run(
+                Callbacks::new()
+                    .on_read(move |bev| {
+                        let mut buf = [0u8; 16];
+                        let n = bev.read(&mut buf);
+                        g.lock().unwrap().extend_from_slice(&buf[..n]);
+                    })
+                    .on_event(|bev, what| {
+                        if what.intersects(Events::EOF | Events::ERROR) {
+                            bev.close_gracefully();
+                        }
+                    }),
+            )
+            .await;
         server.await.unwrap();
         assert_eq!(&got.lock().unwrap()[..], b"pong");
         let calls = calls.load(Ordering::Relaxed);
@@ -711,8 +714,8 @@ async fn certificate_errors_are_error_events_with_the_reason() {
             BufferEvent::socket(b, Options::CLOSE_ON_FREE),
             Options::empty(),
         ));
-        tc.await.unwrap();
-        ts.await.unwrap();
+        let _ = tc.await.unwrap();
+        let _ = ts.await.unwrap();
         let client_seen = client_seen.lock().unwrap().clone();
         assert_eq!(client_seen.len(), 1, "{client_seen:?}");
         let (what, reason) = &client_seen[0];

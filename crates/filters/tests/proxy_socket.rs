@@ -168,7 +168,7 @@ async fn encoder_on_a_connecting_client() {
             .unwrap();
         assert_eq!(back, h);
         assert_eq!(&all[n..], b"after the header");
-        client.await.unwrap();
+        let _ = client.await.unwrap();
     })
     .await
     .unwrap();

@@ -188,7 +188,7 @@ async fn a_gigabyte_bomb_is_delivered_through_bounded_buffers() {
         };
         let (_, rest) = tokio::join!(write, read);
         assert!(rest.is_empty());
-        server.await.unwrap();
+        let _ = server.await.unwrap();
         sampler.await.unwrap();
         let seen = seen.lock().unwrap();
         assert_eq!(seen.error, None);
@@ -250,7 +250,7 @@ async fn four_mib_of_zeros_echo_through_a_deflate_inflate_stack() {
             Compressor::new(Format::Zlib, Compression::default()),
         );
         let echo = common::send_and_read_to_end(client, &data).await;
-        server.await.unwrap();
+        let _ = server.await.unwrap();
         assert_eq!(*failure.lock().unwrap(), None);
         assert!(
             echo == data,
@@ -300,7 +300,7 @@ async fn an_explicit_limit_is_an_error_event_with_the_limit_and_the_numbers() {
         let _ = client.write_all(&wire).await; // the server may close before taking it all
         let mut rest = Vec::new();
         let _ = client.read_to_end(&mut rest).await;
-        server.await.unwrap();
+        let _ = server.await.unwrap();
         let seen = seen.lock().unwrap();
         assert_eq!(seen.0, MIB, "delivered up to the limit");
         let (what, err) = seen.1.as_ref().expect("an ERROR event with its error");

@@ -184,7 +184,7 @@ impl FilterBackend {
         // again (after reporting) each time an allowance is used up. An
         // allowance lasts until the end of the drive step (`report_input`),
         // so that the underlying's read in between can fill it.
-        let limited = core.limits_ref().is_active();
+        let limited = core.limited();
         self.in_limited = false;
         let stop = loop {
             let reading = core.enabled().contains(crate::Dir::READ) || self.close_waits;
@@ -344,16 +344,22 @@ impl FilterBackend {
         {
             return run;
         }
-        let limited = core.limits_ref().is_active();
+        let limited = core.limited();
         let mut allowance = 0usize;
         let mut unreported = 0usize;
         let under_before = self.under.core.output.len();
         for _ in 0..MAX_CALLS {
+            // The room below the underlying's write high watermark in force
+            // (its default bound when none is set), as on the input side:
+            // one call cannot grow the underlying's output without bound
+            // (an expanding output filter).
             let mut limit = if mode == FlushMode::Normal {
-                self.under
-                    .core
-                    .write_high_set()
-                    .map(|h| h.saturating_sub(self.under.core.output.len()))
+                Some(
+                    self.under
+                        .core
+                        .write_high()
+                        .saturating_sub(self.under.core.output.len()),
+                )
             } else {
                 None
             };
@@ -460,6 +466,15 @@ impl Backend for FilterBackend {
                 wake_other(&mut self.write_waker, cx);
             }
             self.push_below = self.under.output_pending();
+        }
+        if !progress
+            && core.input.is_empty()
+            && core.output.is_empty()
+            && self.under.core.input.is_empty()
+        {
+            // Quiet (the socket below gave its own buffers back already).
+            core.input.release_spare();
+            core.output.release_spare();
         }
         progress
     }
@@ -672,7 +687,8 @@ impl BufferEvent {
     ) -> BufferEvent {
         let mut under = underlying;
         under.enable(crate::Dir::BOTH);
-        let mut bev = BufferEvent::from_backend(
+        let peer = under.traced_peer();
+        let mut bev = BufferEvent::from_backend_traced(
             Box::new(FilterBackend {
                 under,
                 input: Box::new(input),
@@ -693,6 +709,7 @@ impl BufferEvent {
                 out_deferred: false,
             }),
             options,
+            || peer,
         );
         // Reading is not enabled on a new filter: keep the underlying from
         // reading until it is.
@@ -703,8 +720,8 @@ impl BufferEvent {
             u.backend.on_enable_change(&mut u.core);
         }
         // An output filter that speaks first (a TLS client's hello).
-        bev.backend
-            .after_write(&mut bev.core, crate::bufferevent::now());
+        let now = bev.core.clock(crate::bufferevent::now);
+        bev.backend.after_write(&mut bev.core, now);
         bev
     }
 }

@@ -104,4 +104,30 @@ pub(crate) trait Backend: Send {
     fn may_progress(&self) -> bool {
         false
     }
+
+    /// The bufferevent is being dropped (a pair hands its pending output
+    /// to the partner).
+    fn on_free(&mut self, _core: &mut Core) {}
+}
+
+/// What a bufferevent holds after its backend was taken away
+/// ([`BufferEvent::into_underlying`]): nothing moves any more.
+pub(crate) struct Gone;
+
+impl Backend for Gone {
+    fn kind(&self) -> Kind {
+        Kind::Filter
+    }
+
+    fn poll_read(&mut self, _core: &mut Core, _cx: &mut Context<'_>, _now: Instant) -> bool {
+        false
+    }
+
+    fn poll_write(&mut self, _core: &mut Core, _cx: &mut Context<'_>, _now: Instant) -> bool {
+        false
+    }
+
+    fn flush(&mut self, _core: &mut Core, _mode: FlushMode, _now: Instant) -> Result<bool, Error> {
+        Ok(false)
+    }
 }

@@ -188,6 +188,43 @@ impl Backend for PairBackend {
         Ok(pending)
     }
 
+    /// libevent moves the bytes to the partner inside `bufferevent_write`
+    /// when the partner reads: so does this, within the room the partner
+    /// published (its input bound), so that bytes written just before a
+    /// drop are already on their way.
+    fn after_write(&mut self, core: &mut Core, now: Instant) {
+        let mut chan = lock(&self.tx);
+        if chan.reader_gone || chan.eof {
+            return;
+        }
+        let room = if core.is_forced() {
+            usize::MAX
+        } else {
+            chan.room
+        };
+        let n = core.write_budget_upto(room, now);
+        Self::transfer(core, &mut chan, n, now);
+    }
+
+    /// What is still in the output goes to the partner (which reads it
+    /// before the `EOF` the drop gives it): a pair never loses written
+    /// bytes. Its input bound still holds: what it has no room for waits in
+    /// the channel, which is memory the output held until now.
+    fn on_free(&mut self, core: &mut Core) {
+        if core.output.is_empty() || core.write_half() != crate::core::state::HalfState::Open {
+            return;
+        }
+        let mut chan = lock(&self.tx);
+        if chan.reader_gone || chan.eof {
+            return;
+        }
+        let n = core.output.len();
+        unfrozen(&mut core.output, End::Front, |out| {
+            out.remove_into(&mut chan.buf, n).unwrap_or(0)
+        });
+        wake(&mut chan.reader_waker);
+    }
+
     fn on_enable_change(&mut self, core: &mut Core) {
         let mut chan = lock(&self.rx);
         Self::publish_room(core, &mut chan);

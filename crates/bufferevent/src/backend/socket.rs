@@ -93,6 +93,19 @@ where
             let mut stop = None;
             while got < budget && reads < READS_PER_STEP {
                 reads += 1;
+                // Ask a socket for readiness before reserving room to read
+                // into: a read that finds nothing then costs no allocation.
+                match read_ready(s, cx) {
+                    Poll::Pending => {
+                        stop = Some(Ok(false));
+                        break;
+                    }
+                    Poll::Ready(Err(e)) => {
+                        stop = Some(Err(e));
+                        break;
+                    }
+                    Poll::Ready(Ok(())) => {}
+                }
                 let r = unfrozen(&mut core.input, End::Back, |b| {
                     b.poll_read_from(cx, Pin::new(&mut *s), budget - got)
                 });
@@ -119,7 +132,16 @@ where
             }
             match stop {
                 None => {}
-                Some(Ok(false)) => break,
+                Some(Ok(false)) => {
+                    if core.input.is_empty() && core.output.is_empty() {
+                        // Quiet: give the read and write buffers' spare
+                        // allocations back (libevent frees a chain once it
+                        // is drained); an idle connection holds none.
+                        core.input.release_spare();
+                        core.output.release_spare();
+                    }
+                    break;
+                }
                 Some(Ok(true)) => {
                     core.on_eof();
                     progress = true;
@@ -225,6 +247,28 @@ where
     }
 }
 
+/// Readiness of a TCP or Unix stream for reading (registering `cx`), or
+/// `Ready` for other streams, which are simply read.
+fn read_ready<S: 'static>(stream: &mut S, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    let any: &mut dyn std::any::Any = stream;
+    if let Some(t) = any.downcast_mut::<TcpStream>() {
+        return t.poll_read_ready(cx);
+    }
+    #[cfg(unix)]
+    if let Some(u) = any.downcast_mut::<tokio::net::UnixStream>() {
+        return u.poll_read_ready(cx);
+    }
+    Poll::Ready(Ok(()))
+}
+
+/// The peer of a TCP stream, for the span (a TCP stream only: other
+/// streams have none to tell).
+fn peer_of<S: 'static>(stream: &S) -> Option<SocketAddr> {
+    let any: &dyn std::any::Any = stream;
+    any.downcast_ref::<TcpStream>()
+        .and_then(|s| s.peer_addr().ok())
+}
+
 impl BufferEvent {
     /// A bufferevent over a connected stream (`bufferevent_socket_new`):
     /// a [`tokio::net::TcpStream`], [`tokio::net::UnixStream`], or any
@@ -242,12 +286,18 @@ impl BufferEvent {
     where
         S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
     {
-        let mut bev = BufferEvent::from_backend(
+        let peer = if tracing::enabled!(target: "bufferevent", tracing::Level::INFO) {
+            peer_of(&stream)
+        } else {
+            None
+        };
+        let mut bev = BufferEvent::from_backend_traced(
             Box::new(SocketBackend {
                 state: State::Open(stream),
                 needs_flush: false,
             }),
             options,
+            || peer,
         );
         bev.core.freeze_transport_ends();
         bev

@@ -8,6 +8,7 @@
 pub(crate) mod events;
 pub(crate) mod limit;
 pub(crate) mod state;
+pub(crate) mod stats;
 pub(crate) mod timeout;
 pub(crate) mod watermark;
 
@@ -16,4 +17,5 @@ mod tests;
 
 pub use events::{Dir, Events};
 pub use limit::{Limiter, Quota};
+pub use stats::{Ending, Stats};
 pub use watermark::{Watermark, DEFAULT_MAX_INPUT, DEFAULT_MAX_OUTPUT, DEFAULT_READ_SIZE};

@@ -14,6 +14,7 @@ use evbuffer::EvBuffer;
 use ratelimit::Direction;
 
 use super::limit::{Limiter, Limits, Quota};
+use super::stats::{Counters, Ending, PAUSE_INPUT, PAUSE_OUTPUT, PAUSE_RATE};
 use super::timeout::Timeouts;
 use super::watermark::{
     Watermark, Watermarks, DEFAULT_MAX_INPUT, DEFAULT_MAX_OUTPUT, DEFAULT_READ_SIZE,
@@ -60,6 +61,10 @@ struct Suspend {
     by_filter: bool,
     /// A connect is in progress.
     connecting: bool,
+    /// The callback face drives this bufferevent: reading also waits while
+    /// the output backlog is at or above the write high watermark in force
+    /// ([`Core::backlogged`]).
+    on_backlog: bool,
 }
 
 /// The sans-IO state of one bufferevent.
@@ -69,9 +74,12 @@ pub(crate) struct Core {
     enabled: Dir,
     suspend: Suspend,
     wm: Watermarks,
-    timeouts: Timeouts,
+    /// The timeouts; `None` until one is set, so that a connection without
+    /// timeouts pays neither the memory nor a clock read per message.
+    timeouts: Option<Box<Timeouts>>,
     pending: Pending,
-    error: Option<Error>,
+    /// The error of the last `ERROR` event (boxed: rare, and large).
+    error: Option<Box<Error>>,
     read_size: usize,
     max_input: usize,
     max_output: usize,
@@ -85,10 +93,21 @@ pub(crate) struct Core {
     /// Largest single write (`bufferevent_set_max_single_write`); the
     /// largest single read is `read_size`.
     max_single_write: usize,
-    limits: Limits,
+    /// Rate limits and the custom limiter with their retry instants;
+    /// `None` until one is set (nothing to pay for when unused).
+    limits: Option<Box<LimitState>>,
+    /// The last clock reading (what `now` is when no timeout or limit needs
+    /// a fresh one).
+    clock: Instant,
+    pub(crate) stats: Counters,
+}
+
+/// The limits and when each suspended direction may retry.
+#[derive(Default)]
+pub(crate) struct LimitState {
+    pub(crate) limits: Limits,
     read_retry_at: Option<Instant>,
     write_retry_at: Option<Instant>,
-    total_written: u64,
 }
 
 impl Default for Core {
@@ -106,7 +125,7 @@ impl Core {
             enabled: Dir::WRITE,
             suspend: Suspend::default(),
             wm: Watermarks::default(),
-            timeouts: Timeouts::default(),
+            timeouts: None,
             pending: Pending::default(),
             error: None,
             read_size: DEFAULT_READ_SIZE,
@@ -117,10 +136,9 @@ impl Core {
             finishing: false,
             forced: false,
             max_single_write: usize::MAX,
-            limits: Limits::default(),
-            read_retry_at: None,
-            write_retry_at: None,
-            total_written: 0,
+            limits: None,
+            clock: Instant::now(),
+            stats: Counters::default(),
         }
     }
 
@@ -133,7 +151,7 @@ impl Core {
     /// `bufferevent_enable`: also restarts the timeouts of `dir`.
     pub(crate) fn enable(&mut self, dir: Dir, now: Instant) {
         self.enabled |= dir & Dir::BOTH;
-        self.timeouts.restart(dir, now);
+        self.restart_timeouts(dir, now);
     }
 
     /// `bufferevent_disable`: also cancels a pending read or write callback
@@ -158,11 +176,39 @@ impl Core {
     }
 
     pub(crate) fn set_timeouts(&mut self, read: Option<Duration>, write: Option<Duration>) {
-        self.timeouts.set(read, write);
+        if read.is_none() && write.is_none() {
+            self.timeouts = None;
+        } else {
+            self.timeouts
+                .get_or_insert_with(Default::default)
+                .set(read, write);
+        }
     }
 
     pub(crate) fn timeouts(&self) -> (Option<Duration>, Option<Duration>) {
-        self.timeouts.get()
+        self.timeouts.as_ref().map_or((None, None), |t| t.get())
+    }
+
+    fn restart_timeouts(&mut self, dir: Dir, now: Instant) {
+        if let Some(t) = self.timeouts.as_mut() {
+            t.restart(dir, now);
+        }
+    }
+
+    /// Whether time matters to this bufferevent: a timeout is set or a
+    /// limit may cut transfers down. When not, the drivers do not read the
+    /// clock ([`clock`](Self::clock)).
+    pub(crate) fn needs_clock(&self) -> bool {
+        self.timeouts.is_some() || self.limits.as_ref().is_some_and(|l| l.limits.is_active())
+    }
+
+    /// The current time if [`needs_clock`](Self::needs_clock), else the
+    /// last reading (which nothing then depends on).
+    pub(crate) fn clock(&mut self, read: impl FnOnce() -> Instant) -> Instant {
+        if self.needs_clock() {
+            self.clock = read();
+        }
+        self.clock
     }
 
     pub(crate) fn set_read_size(&mut self, n: usize) {
@@ -191,33 +237,63 @@ impl Core {
     }
 
     pub(crate) fn set_limiter(&mut self, limiter: Option<Box<dyn Limiter>>) {
-        self.limits.set_custom(limiter);
+        if limiter.is_none() && self.limits.is_none() {
+            return;
+        }
+        self.limits().set_custom(limiter);
         self.clear_retry();
     }
 
-    /// The rate limits and custom limiter.
+    /// The rate limits and custom limiter (created on first use).
     pub(crate) fn limits(&mut self) -> &mut Limits {
-        &mut self.limits
+        &mut self.limits.get_or_insert_with(Default::default).limits
     }
 
-    /// The rate limits and custom limiter, read-only.
-    pub(crate) fn limits_ref(&self) -> &Limits {
-        &self.limits
+    /// The rate limits and custom limiter, if any was set.
+    pub(crate) fn limits_ref(&self) -> Option<&Limits> {
+        self.limits.as_ref().map(|l| &l.limits)
+    }
+
+    /// Whether a limit may cut transfers down.
+    pub(crate) fn limited(&self) -> bool {
+        self.limits.as_ref().is_some_and(|l| l.limits.is_active())
     }
 
     /// Forgets the retry instants: a limit changed, the next drive step
     /// asks again at once.
     pub(crate) fn clear_retry(&mut self) {
-        self.read_retry_at = None;
-        self.write_retry_at = None;
+        if let Some(l) = self.limits.as_mut() {
+            l.read_retry_at = None;
+            l.write_retry_at = None;
+        }
+    }
+
+    fn set_read_retry(&mut self, at: Option<Instant>) {
+        if let Some(l) = self.limits.as_mut() {
+            l.read_retry_at = at;
+        }
+    }
+
+    fn set_write_retry(&mut self, at: Option<Instant>) {
+        if let Some(l) = self.limits.as_mut() {
+            l.write_retry_at = at;
+        }
+    }
+
+    fn read_retry_at(&self) -> Option<Instant> {
+        self.limits.as_ref().and_then(|l| l.read_retry_at)
+    }
+
+    fn write_retry_at(&self) -> Option<Instant> {
+        self.limits.as_ref().and_then(|l| l.write_retry_at)
     }
 
     pub(crate) fn error(&self) -> Option<&Error> {
-        self.error.as_ref()
+        self.error.as_deref()
     }
 
     pub(crate) fn take_error(&mut self) -> Option<Error> {
-        self.error.take()
+        self.error.take().map(|e| *e)
     }
 
     pub(crate) fn read_half(&self) -> HalfState {
@@ -229,7 +305,7 @@ impl Core {
     }
 
     pub(crate) fn total_written(&self) -> u64 {
-        self.total_written
+        self.stats.bytes_out
     }
 
     /// The read high watermark in force (the default bound if unset).
@@ -240,11 +316,6 @@ impl Core {
     /// The write high watermark in force (the default bound if unset).
     pub(crate) fn write_high(&self) -> usize {
         self.wm.write.high_or(self.max_output)
-    }
-
-    /// The configured write high watermark (0 = unset).
-    pub(crate) fn write_high_set(&self) -> Option<usize> {
-        (self.wm.write.high != 0).then_some(self.wm.write.high)
     }
 
     /// Whether the input is at or above the read high watermark in force.
@@ -269,6 +340,24 @@ impl Core {
             && self.read_half == HalfState::Open
             && !self.suspend.connecting
             && !self.suspend.by_filter
+            && !self.backlogged()
+    }
+
+    /// Whether reading waits for the output to drain: the callback face
+    /// drives this bufferevent and its output is at or above the write high
+    /// watermark in force (default [`DEFAULT_MAX_OUTPUT`]). This is what
+    /// bounds a callback that writes everything it reads to a peer that
+    /// never reads (Netty's writability turning `autoRead` off); libevent
+    /// has no such pause, its output grows without bound. The async face
+    /// needs none: its `poll_write` waits instead.
+    pub(crate) fn backlogged(&self) -> bool {
+        self.suspend.on_backlog && self.output.len() >= self.write_high()
+    }
+
+    /// Turns the pause of [`backlogged`](Self::backlogged) on (the callback
+    /// face) or off.
+    pub(crate) fn set_pause_on_backlog(&mut self, on: bool) {
+        self.suspend.on_backlog = on;
     }
 
     /// A filter above pauses (or resumes) this bufferevent's reading
@@ -283,7 +372,7 @@ impl Core {
     /// more than the room below the read high watermark (statement 41),
     /// the read size, and what the limiter allows.
     pub(crate) fn read_budget(&mut self, now: Instant) -> usize {
-        self.read_retry_at = None;
+        self.set_read_retry(None);
         if !self.wants_read() {
             return 0;
         }
@@ -297,14 +386,17 @@ impl Core {
     /// cut down by the limits. 0 suspends reading until the retry instant
     /// kept for [`read_wakeup`](Self::read_wakeup).
     pub(crate) fn read_quota(&mut self, want: usize, now: Instant) -> usize {
-        self.read_retry_at = None;
         let want = want.min(self.read_size);
-        if want == 0 || !self.limits.is_active() {
+        let Some(l) = self.limits.as_mut() else {
+            return want;
+        };
+        l.read_retry_at = None;
+        if want == 0 || !l.limits.is_active() {
             return want;
         }
-        let Quota { bytes, retry_at } = self.limits.quota(Direction::Read, want, now);
+        let Quota { bytes, retry_at } = l.limits.quota(Direction::Read, want, now);
         if bytes == 0 {
-            self.read_retry_at = retry_at;
+            l.read_retry_at = retry_at;
         }
         bytes.min(want)
     }
@@ -326,7 +418,8 @@ impl Core {
         if n == 0 {
             return;
         }
-        self.timeouts.restart(Dir::READ, now);
+        self.stats.bytes_in += n as u64;
+        self.restart_timeouts(Dir::READ, now);
         if self.enabled.contains(Dir::READ) && self.input.len() >= self.wm.read.low {
             self.pending.read = true;
         }
@@ -338,8 +431,10 @@ impl Core {
     /// socket had nothing yet) reports nothing and keeps its share until
     /// the end of the tick.
     pub(crate) fn report_read(&mut self, n: usize, now: Instant) {
-        if n > 0 && self.limits.is_active() {
-            self.limits.consumed(Direction::Read, n, now);
+        if n > 0 {
+            if let Some(l) = self.limits.as_mut().filter(|l| l.limits.is_active()) {
+                l.limits.consumed(Direction::Read, n, now);
+            }
         }
     }
 
@@ -352,6 +447,7 @@ impl Core {
         self.read_half = HalfState::Done;
         self.enabled -= Dir::READ;
         self.pending.events |= Events::EOF | Events::READING;
+        self.stats.ending(Ending::Eof);
     }
 
     /// `bufferevent_trigger(EV_READ)`: schedules the read callback if the
@@ -387,7 +483,7 @@ impl Core {
     /// [`write_budget`](Self::write_budget), at most `cap` bytes (what the
     /// transport has room for: the limits are not asked when it has none).
     pub(crate) fn write_budget_upto(&mut self, cap: usize, now: Instant) -> usize {
-        self.write_retry_at = None;
+        self.set_write_retry(None);
         if self.write_half != HalfState::Open || self.suspend.connecting || self.output.is_empty() {
             return 0;
         }
@@ -403,14 +499,17 @@ impl Core {
     /// until the retry instant kept for [`write_wakeup`](Self::write_wakeup).
     /// The filter backend calls it directly; it checks no other state.
     pub(crate) fn write_quota(&mut self, want: usize, now: Instant) -> usize {
-        self.write_retry_at = None;
         let want = want.min(self.max_single_write);
-        if want == 0 || !self.limits.is_active() {
+        let Some(l) = self.limits.as_mut() else {
+            return want;
+        };
+        l.write_retry_at = None;
+        if want == 0 || !l.limits.is_active() {
             return want;
         }
-        let Quota { bytes, retry_at } = self.limits.quota(Direction::Write, want, now);
+        let Quota { bytes, retry_at } = l.limits.quota(Direction::Write, want, now);
         if bytes == 0 {
-            self.write_retry_at = retry_at;
+            l.write_retry_at = retry_at;
         }
         bytes.min(want)
     }
@@ -422,10 +521,10 @@ impl Core {
         if n == 0 {
             return;
         }
-        self.total_written += n as u64;
-        self.timeouts.restart(Dir::WRITE, now);
-        if self.limits.is_active() {
-            self.limits.consumed(Direction::Write, n, now);
+        self.stats.bytes_out += n as u64;
+        self.restart_timeouts(Dir::WRITE, now);
+        if let Some(l) = self.limits.as_mut().filter(|l| l.limits.is_active()) {
+            l.limits.consumed(Direction::Write, n, now);
         }
         if self.output.is_empty() {
             self.forced = false;
@@ -458,7 +557,7 @@ impl Core {
     /// Output progress made below this bufferevent (a filter's underlying
     /// wrote): restarts the write timeout without counting bytes.
     pub(crate) fn note_write_progress(&mut self, now: Instant) {
-        self.timeouts.restart(Dir::WRITE, now);
+        self.restart_timeouts(Dir::WRITE, now);
     }
 
     /// Whether the write side should be shut down now: `Finished` was asked
@@ -500,7 +599,7 @@ impl Core {
     pub(crate) fn on_connected(&mut self, now: Instant) {
         self.suspend.connecting = false;
         self.pending.events |= Events::CONNECTED;
-        self.timeouts.restart(Dir::BOTH, now);
+        self.restart_timeouts(Dir::BOTH, now);
     }
 
     /// Something failed. The side decides the event bits and which
@@ -509,6 +608,10 @@ impl Core {
     /// (statement 47).
     pub(crate) fn on_error(&mut self, err: Error) {
         tracing::debug!(error = %err, "bufferevent error");
+        self.stats.ending(Ending::Error {
+            side: err.side(),
+            kind: err.io_kind(),
+        });
         match err.side() {
             Some(Side::Reading) => {
                 if self.read_half != HalfState::Open {
@@ -539,7 +642,7 @@ impl Core {
                 self.pending.events |= Events::ERROR;
             }
         }
-        self.error = Some(err);
+        self.error = Some(Box::new(err));
     }
 
     // ----- time --------------------------------------------------------
@@ -564,6 +667,9 @@ impl Core {
         output_pending: bool,
         suspended_below: Dir,
     ) {
+        if self.timeouts.is_none() {
+            return;
+        }
         // a direction suspended by a rate limit, here or below, has no
         // timeout; it gets a fresh one when it resumes (libevent deletes the
         // event while `BEV_SUSPEND_BW` holds)
@@ -573,17 +679,22 @@ impl Core {
             && self.write_half == HalfState::Open
             && (output_pending || self.suspend.connecting)
             && !suspended.contains(Dir::WRITE);
-        self.timeouts.sync(now, read_armed, write_armed);
-        let fired = self.timeouts.expired(now);
+        let Some(timeouts) = self.timeouts.as_mut() else {
+            return;
+        };
+        timeouts.sync(now, read_armed, write_armed);
+        let fired = timeouts.expired(now);
         if fired.contains(Dir::READ) {
             self.enabled -= Dir::READ;
             self.pending.read = false;
             self.pending.events |= Events::TIMEOUT | Events::READING;
+            self.stats.ending(Ending::Timeout(Side::Reading));
         }
         if fired.contains(Dir::WRITE) {
             self.enabled -= Dir::WRITE;
             self.pending.write = false;
             self.pending.events |= Events::TIMEOUT | Events::WRITING;
+            self.stats.ending(Ending::Timeout(Side::Writing));
         }
     }
 
@@ -591,11 +702,13 @@ impl Core {
     /// their retry instants.
     pub(crate) fn rate_suspended(&self) -> Dir {
         let mut d = Dir::empty();
-        if self.read_retry_at.is_some() {
-            d |= Dir::READ;
-        }
-        if self.write_retry_at.is_some() {
-            d |= Dir::WRITE;
+        if let Some(l) = self.limits.as_ref() {
+            if l.read_retry_at.is_some() {
+                d |= Dir::READ;
+            }
+            if l.write_retry_at.is_some() {
+                d |= Dir::WRITE;
+            }
         }
         d
     }
@@ -603,12 +716,44 @@ impl Core {
     /// When the read side next needs attention without I/O readiness (a
     /// read timeout or a rate-limit retry).
     pub(crate) fn read_wakeup(&self) -> Option<Instant> {
-        min_opt(self.timeouts.read_deadline(), self.read_retry_at)
+        min_opt(
+            self.timeouts.as_ref().and_then(|t| t.read_deadline()),
+            self.read_retry_at(),
+        )
     }
 
     /// When the write side next needs attention without I/O readiness.
     pub(crate) fn write_wakeup(&self) -> Option<Instant> {
-        min_opt(self.timeouts.write_deadline(), self.write_retry_at)
+        min_opt(
+            self.timeouts.as_ref().and_then(|t| t.write_deadline()),
+            self.write_retry_at(),
+        )
+    }
+
+    // ----- statistics --------------------------------------------------
+
+    /// Updates the statistics' pause timers and largest backlog after a
+    /// drive step; reads the clock (`read`) only when a pause starts or
+    /// ends.
+    pub(crate) fn track(&mut self, read: impl FnOnce() -> Instant) {
+        let mut paused = 0;
+        if self.enabled.contains(Dir::READ) && self.read_half == HalfState::Open {
+            if self.input_full() {
+                paused |= PAUSE_INPUT;
+            } else if self.backlogged() {
+                paused |= PAUSE_OUTPUT;
+            }
+        }
+        if self.limits.is_some() && !self.rate_suspended().is_empty() {
+            paused |= PAUSE_RATE;
+        }
+        self.stats.track(paused, read);
+        self.stats.output_len(self.output.len());
+    }
+
+    /// Notes the output's size after a write.
+    pub(crate) fn note_output(&mut self) {
+        self.stats.output_len(self.output.len());
     }
 
     // ----- callbacks ---------------------------------------------------

@@ -3,7 +3,15 @@
 //! libevent's watermarks are advisory knobs with 0 meaning "unlimited".
 //! This crate keeps that API (a 0 high watermark reads back as 0) but never
 //! lets "unlimited" mean unbounded memory: with no read high watermark the
-//! input stops growing at [`DEFAULT_MAX_INPUT`] until the user drains it.
+//! input stops growing at [`DEFAULT_MAX_INPUT`] until the user drains it,
+//! and with no write high watermark the callback face stops reading while
+//! the output is at [`DEFAULT_MAX_OUTPUT`].
+//!
+//! So, with no settings at all, what one connection holds is bounded
+//! whatever its peer does: the input by the read bound, the output by the
+//! write bound plus one read callback's writes, and each filter's buffers by
+//! the same bounds of the layer they fill (a filter's `limit` is the room
+//! below them).
 
 use crate::{Dir, Error};
 
@@ -14,11 +22,25 @@ use crate::{Dir, Error};
 /// setting a read high watermark.
 pub const DEFAULT_MAX_INPUT: usize = 4 * 1024 * 1024;
 
-/// Output bound used when no write high watermark is set: the async face's
-/// `poll_write` and a [`Handle`](crate::Handle)'s queued writes wait while
-/// this many bytes are pending, and a filter stops pushing into its
-/// underlying output at this size. `write()` itself never fails because of
-/// it (libevent statement 44).
+/// Output bound used when no write high watermark is set.
+///
+/// * The callback face ([`BufferEvent::run`](crate::BufferEvent::run))
+///   stops reading while the output holds this many bytes or more, and
+///   reads again once it is below: a read callback that writes everything
+///   it reads, against a peer that sends and never reads, holds at most
+///   this plus what one callback wrote (at most one input's worth,
+///   [`DEFAULT_MAX_INPUT`]) in its output, and the peer is held back by
+///   TCP. (Netty's writability turning `autoRead` off; libevent has no such
+///   pause and its output grows as long as the peer sends.)
+/// * The async face's `poll_write` and a [`Handle`](crate::Handle)'s
+///   queued writes wait while this many bytes are pending.
+/// * A filter stops pushing into its underlying output at this size, and
+///   its output filter's `limit` is the room below it.
+///
+/// `write()` itself never fails because of it (libevent statement 44).
+/// Raise it with [`BufferEvent::set_max_output`](crate::BufferEvent::set_max_output)
+/// or a write high watermark
+/// ([`set_watermark`](crate::BufferEvent::set_watermark)).
 pub const DEFAULT_MAX_OUTPUT: usize = 1024 * 1024;
 
 /// Bytes asked of the transport per read (libevent reads at most 4 KiB per

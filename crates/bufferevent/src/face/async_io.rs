@@ -17,6 +17,14 @@
 //! The read half drives only reading and the write half only writing, so
 //! `tokio::io::split` works (both apply [`Handle`](crate::Handle) commands);
 //! callbacks are not run (pending callback flags are discarded).
+//!
+//! Cancel safety (for the `AsyncReadExt`/`AsyncWriteExt` futures built on
+//! these): `read` is cancel-safe (bytes leave the input only when a poll
+//! returns them); `write` is cancel-safe (bytes are appended only by the
+//! poll that returns `Ready(n)`); `write_all`, `read_exact` and the like
+//! are not, as for every tokio stream (part of the data may have moved);
+//! `flush` and `shutdown` may be cancelled and called again (what they
+//! started goes on being driven).
 
 use std::io;
 use std::pin::Pin;
@@ -49,7 +57,8 @@ impl BufferEvent {
                 .contains(Events::TIMEOUT | Events::WRITING)
             {
                 self.core.clear_events(Events::TIMEOUT | Events::WRITING);
-                self.core.enable(Dir::WRITE, now());
+                let now = self.core.clock(now);
+                self.core.enable(Dir::WRITE, now);
                 return Poll::Ready(Err(io::ErrorKind::TimedOut.into()));
             }
             if !self.output_pending() {

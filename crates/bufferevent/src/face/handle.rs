@@ -86,6 +86,10 @@ impl Handle {
 
     /// Queues `data` for writing (`bufferevent_write` from another thread),
     /// waiting while the queue is full.
+    ///
+    /// Cancel safety: cancel-safe. If the future is dropped before it
+    /// completes, the command was not queued (tokio's `mpsc::Sender::send`
+    /// guarantee), so it can be retried.
     pub async fn write(&self, data: impl Into<Bytes>) -> Result<(), Error> {
         self.send(Command::Write(data.into())).await
     }
@@ -112,21 +116,37 @@ impl Handle {
     }
 
     /// `bufferevent_flush(EV_WRITE, mode)` on the bufferevent.
+    ///
+    /// Cancel safety: cancel-safe. If the future is dropped before it
+    /// completes, the command was not queued (tokio's `mpsc::Sender::send`
+    /// guarantee), so it can be retried.
     pub async fn flush(&self, mode: FlushMode) -> Result<(), Error> {
         self.send(Command::Flush(mode)).await
     }
 
     /// `bufferevent_enable`.
+    ///
+    /// Cancel safety: cancel-safe. If the future is dropped before it
+    /// completes, the command was not queued (tokio's `mpsc::Sender::send`
+    /// guarantee), so it can be retried.
     pub async fn enable(&self, dir: Dir) -> Result<(), Error> {
         self.send(Command::Enable(dir)).await
     }
 
     /// `bufferevent_disable`.
+    ///
+    /// Cancel safety: cancel-safe. If the future is dropped before it
+    /// completes, the command was not queued (tokio's `mpsc::Sender::send`
+    /// guarantee), so it can be retried.
     pub async fn disable(&self, dir: Dir) -> Result<(), Error> {
         self.send(Command::Disable(dir)).await
     }
 
     /// Closes the bufferevent at once ([`BufferEvent::close`]).
+    ///
+    /// Cancel safety: cancel-safe. If the future is dropped before it
+    /// completes, the command was not queued (tokio's `mpsc::Sender::send`
+    /// guarantee), so it can be retried.
     pub async fn close(&self) -> Result<(), Error> {
         self.send(Command::Close).await
     }
@@ -134,6 +154,10 @@ impl Handle {
     /// Closes the bufferevent gracefully
     /// ([`BufferEvent::close_gracefully`]); await [`closed`](Self::closed)
     /// to learn when it is done.
+    ///
+    /// Cancel safety: cancel-safe. If the future is dropped before it
+    /// completes, the command was not queued (tokio's `mpsc::Sender::send`
+    /// guarantee), so it can be retried.
     pub async fn close_gracefully(&self) -> Result<(), Error> {
         self.send(Command::CloseGracefully).await
     }
@@ -148,6 +172,10 @@ impl Handle {
 
     /// Runs `f` on the bufferevent, in the task that drives it, between
     /// callbacks.
+    ///
+    /// Cancel safety: cancel-safe. If the future is dropped before it
+    /// completes, `f` was not queued (and is dropped unrun) (tokio's `mpsc::Sender::send`
+    /// guarantee), so it can be retried.
     pub async fn with<F>(&self, f: F) -> Result<(), Error>
     where
         F: FnOnce(&mut BufferEvent) + Send + 'static,
@@ -157,6 +185,8 @@ impl Handle {
 
     /// Resolves once the bufferevent has been dropped (after `run` returned,
     /// for example after a graceful close completed).
+    ///
+    /// Cancel safety: cancel-safe (it only waits).
     pub async fn closed(&self) {
         self.tx.closed().await
     }

@@ -8,11 +8,11 @@
 //! `&mut BufferEvent`. A callback never runs inside another call of yours,
 //! so it may do anything to the bufferevent, including closing it.
 
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::task::{Context, Poll};
 
 use crate::core::state::Callback;
-use crate::{BufferEvent, Events};
+use crate::{BufferEvent, Error, Events};
 
 /// The callbacks of a bufferevent (libevent's `bufferevent_data_cb` ×2 and
 /// `bufferevent_event_cb`, with `ctx` replaced by `self`). Every method has
@@ -163,6 +163,15 @@ impl BufferEvent {
     /// it (`tokio::spawn(bev.run(h))`) to serve many connections at once;
     /// an error in one never affects another.
     ///
+    /// Bounded by default: while the output holds
+    /// [`DEFAULT_MAX_OUTPUT`](crate::DEFAULT_MAX_OUTPUT) bytes or more (or
+    /// the write high watermark, or [`set_max_output`](BufferEvent::set_max_output)),
+    /// the driver does not read, as if reading were disabled, and it reads
+    /// again once the output is below that; so a read callback that writes
+    /// everything it reads cannot be made to grow by a peer that never
+    /// reads (libevent keeps reading). [`enabled`](BufferEvent::enabled)
+    /// is not changed by this pause.
+    ///
     /// Returns, dropping the bufferevent (`bufferevent_free`), when:
     /// * a callback called [`close`](BufferEvent::close);
     /// * a graceful close ([`close_gracefully`](BufferEvent::close_gracefully))
@@ -172,19 +181,70 @@ impl BufferEvent {
     ///   disabled, no output is pending, no timeout armed, no
     ///   [`Handle`](crate::Handle) exists (libevent would keep such a
     ///   bufferevent forever).
-    pub async fn run<H: Handler>(mut self, mut handler: H) {
-        poll_fn(|cx| self.poll_run(cx, &mut handler)).await;
-        tracing::trace!("bufferevent driver finished");
+    ///
+    /// The result is the connection's error, if it had one: the error of
+    /// the last `ERROR` event ([`error`](BufferEvent::error)) unless a
+    /// callback took it ([`take_error`](BufferEvent::take_error)); so
+    /// `bev.run(h).await?` propagates it. End of file, a timeout or a close
+    /// are `Ok` (the event callback saw them; [`stats`](BufferEvent::stats)
+    /// says how it ended).
+    ///
+    /// The future holds the bufferevent and the handler and nothing else
+    /// (no copy of either). It runs inside the bufferevent's
+    /// [`span`](BufferEvent::span).
+    ///
+    /// Cancel safety: dropping the future drops the bufferevent
+    /// (`bufferevent_free`): pending output is discarded, the transport is
+    /// closed. Nothing is lost that a dropped bufferevent would keep.
+    pub fn run<H: Handler>(
+        mut self,
+        mut handler: H,
+    ) -> impl Future<Output = Result<(), Error>> + Send {
+        poll_fn(move |cx| self.poll_run(cx, &mut handler))
     }
 
-    /// One poll of the callback driver; see [`run`](Self::run).
+    /// One poll of the callback driver; see [`run`](Self::run). `Ready`
+    /// when the driver is finished (the bufferevent is then only good for
+    /// dropping), with the connection's error if it had one.
     ///
     /// libevent: one turn of `event_base_loop(base, EVLOOP_NONBLOCK)`, for this bufferevent only.
     pub fn poll_run<H: Handler + ?Sized>(
         &mut self,
         cx: &mut Context<'_>,
         handler: &mut H,
+    ) -> Poll<Result<(), Error>> {
+        match self.traced_span() {
+            None => self.poll_run_inner(cx, handler),
+            Some(span) => span.in_scope(|| self.poll_run_inner(cx, handler)),
+        }
+    }
+
+    fn poll_run_inner<H: Handler + ?Sized>(
+        &mut self,
+        cx: &mut Context<'_>,
+        handler: &mut H,
+    ) -> Poll<Result<(), Error>> {
+        match self.poll_run_rounds(cx, handler) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(()) => {
+                self.note_end();
+                tracing::trace!("bufferevent driver finished");
+                Poll::Ready(match self.core.take_error() {
+                    Some(e) => Err(e),
+                    None => Ok(()),
+                })
+            }
+        }
+    }
+
+    fn poll_run_rounds<H: Handler + ?Sized>(
+        &mut self,
+        cx: &mut Context<'_>,
+        handler: &mut H,
     ) -> Poll<()> {
+        // The callback face bounds the output itself: reading waits while
+        // the output is at its bound (see `set_max_output`).
+        self.core.set_pause_on_backlog(true);
         for _ in 0..ROUNDS_PER_POLL {
             if self.closed {
                 return Poll::Ready(());
@@ -234,6 +294,11 @@ impl BufferEvent {
     ///
     /// Other callbacks that become due stay pending for a later handler.
     /// Wrap it in `tokio::time::timeout` to bound it otherwise.
+    ///
+    /// Cancel safety: cancel-safe. The outcome event is taken only when the
+    /// future completes; dropped before, the bufferevent is still connecting
+    /// (or has its `CONNECTED`/`ERROR` event pending) and `connected()` can
+    /// be called again.
     ///
     /// ```
     /// use bufferevent::{BufferEvent, Dir, Options, PassThrough};
