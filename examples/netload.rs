@@ -10,7 +10,7 @@
 //! | `n2` | filter echo | 8 connections each streaming 256 MiB (`--mib`) in 16 KiB writes, reading the replies concurrently | MB/s of payload |
 //! | `n3` | zlib echo (`zlib_echo server`) | 4 connections x 64 MiB of compressible data, sent compressed | MB/s of uncompressed data, compression ratio |
 //! | `n4` | TLS echo (`tls_echo server`) | 8 connections x 64 MiB; then 1,000 short connections (handshake, close, wait for the server's close) | MB/s, handshakes/s |
-//! | `n5` | filter echo | 10,000 connections (or what `RLIMIT_NOFILE` allows), each exchanging one message, then idle | server RSS per connection (`/proc/<pid>/status`) |
+//! | `n5` | filter echo | 10,000 connections (or what `RLIMIT_NOFILE` allows), each exchanging one message, then idle; with `--idle` connections that never speak (netload waits until the server holds them); after the same warm-up for every server (`--warmup`) | server RSS per connection (`/proc/<pid>/status`) |
 //! | `n6` | `ratelimit_server` (1 MiB/s per connection, 8 MiB/s group) | 32 connections downloading | group and per-connection rates vs the limits, Jain fairness |
 //!
 //! Every byte is checked. Stream byte `i` of a connection is `i % 251`; the
@@ -257,6 +257,41 @@ impl Target {
     }
 }
 
+/// N5's parameters.
+#[derive(clap::Args, Debug, Clone)]
+struct N5Opts {
+    /// Connections to open (fewer if RLIMIT_NOFILE does not allow them).
+    #[arg(long, default_value_t = 10_000)]
+    conns: usize,
+    /// Bytes of the one message each connection exchanges.
+    #[arg(long, default_value_t = 100)]
+    size: usize,
+    /// Open the connections and send nothing (the server holds connections
+    /// that never spoke); netload waits until the server holds them (its
+    /// descriptor count in /proc/<pid>/fd) before reading the RSS.
+    #[arg(long)]
+    idle: bool,
+    /// Warm-up before the first RSS reading, the same for every server:
+    /// this many connections each exchange one message and are closed.
+    #[arg(long, default_value_t = 64)]
+    warmup: usize,
+    /// Connections being set up at once.
+    #[arg(long, default_value_t = 32)]
+    parallel: usize,
+    /// Milliseconds to wait before reading the RSS.
+    #[arg(long, default_value_t = 500)]
+    settle_ms: u64,
+    /// With --idle: seconds to wait for the server to accept every
+    /// connection (a listener with deferred accept takes a connection that
+    /// sent nothing only after its defer timeout).
+    #[arg(long, default_value_t = 30)]
+    accept_wait: u64,
+    /// With --idle: stop waiting when the server has taken no connection
+    /// for this many seconds.
+    #[arg(long, default_value_t = 4)]
+    accept_quiet: u64,
+}
+
 /// CPU time of every thread of process `pid`, nanoseconds (the first field
 /// of `/proc/<pid>/task/<tid>/schedstat`).
 fn cpu_ns(pid: u32) -> Option<u64> {
@@ -450,18 +485,8 @@ enum Workload {
         /// /proc/<pid>/status.)
         #[command(flatten)]
         target: Target,
-        /// Connections to open (fewer if RLIMIT_NOFILE does not allow them).
-        #[arg(long, default_value_t = 10_000)]
-        conns: usize,
-        /// Bytes of the one message each connection exchanges.
-        #[arg(long, default_value_t = 100)]
-        size: usize,
-        /// Connections being set up at once.
-        #[arg(long, default_value_t = 32)]
-        parallel: usize,
-        /// Milliseconds to wait before reading the RSS.
-        #[arg(long, default_value_t = 500)]
-        settle_ms: u64,
+        #[command(flatten)]
+        opts: N5Opts,
     },
     /// N6 rate limited: achieved rates vs the configured limits.
     N6 {
@@ -1063,33 +1088,36 @@ fn rss(pid: u32) -> Res<u64> {
     Ok(kb * 1024)
 }
 
-async fn n5(
-    t: &Target,
-    pid: u32,
-    conns: usize,
+/// Descriptors open in process `pid` (/proc/<pid>/fd).
+fn fd_count(pid: u32) -> Res<usize> {
+    let path = format!("/proc/{pid}/fd");
+    Ok(std::fs::read_dir(&path)
+        .map_err(|e| format!("{path}: {e}"))?
+        .count())
+}
+
+/// Opens `n` connections, `parallel` at a time; each exchanges one message
+/// of `size` bytes unless `idle`. Returns the open ones and the first error.
+async fn open_conns(
+    addr: SocketAddr,
+    n: usize,
     size: usize,
+    idle: bool,
     parallel: usize,
-    settle_ms: u64,
-) -> Res<Report> {
-    if size == 0 || size > MAX_SLICE {
-        return Err(format!("--size must be 1..={MAX_SLICE}").into());
-    }
-    let allowed = nofile_limit().saturating_sub(64) as usize;
-    let want = conns.min(allowed);
-    let addr = t.addr();
-    let before = rss(pid)?;
+) -> Res<(Vec<TcpStream>, Option<String>)> {
     let sem = Arc::new(tokio::sync::Semaphore::new(parallel.max(1)));
-    let start = Instant::now();
-    let tasks: Vec<_> = (0..want)
+    let tasks: Vec<_> = (0..n)
         .map(|_| {
             let sem = sem.clone();
             tokio::spawn(async move {
                 let _permit = sem.acquire().await?;
                 let exchange = async {
                     let mut s = connect(addr).await?;
-                    s.write_all(slice_at(&PATTERN, 0, size)).await?;
-                    let mut rd = FrameReader::new(4096);
-                    rd.read_until(&mut s, size as u64).await?;
+                    if !idle {
+                        s.write_all(slice_at(&PATTERN, 0, size)).await?;
+                        let mut rd = FrameReader::new(4096);
+                        rd.read_until(&mut s, size as u64).await?;
+                    }
                     Ok::<_, BoxError>(s)
                 };
                 tokio::time::timeout(Duration::from_secs(10), exchange)
@@ -1098,7 +1126,7 @@ async fn n5(
             })
         })
         .collect();
-    let mut open = Vec::with_capacity(want);
+    let mut open = Vec::with_capacity(n);
     let mut first_error = None;
     for task in tasks {
         match task.await.map_err(|e| format!("task failed: {e}"))? {
@@ -1108,9 +1136,33 @@ async fn n5(
             }
         }
     }
-    let setup = start.elapsed().as_secs_f64();
-    tokio::time::sleep(Duration::from_millis(settle_ms)).await;
-    let after = rss(pid)?;
+    Ok((open, first_error))
+}
+
+async fn n5(t: &Target, pid: u32, o: &N5Opts) -> Res<Report> {
+    if o.size == 0 || o.size > MAX_SLICE {
+        return Err(format!("--size must be 1..={MAX_SLICE}").into());
+    }
+    let allowed = nofile_limit().saturating_sub(64 + o.warmup as u64) as usize;
+    let want = o.conns.min(allowed);
+    let addr = t.addr();
+    let settle = Duration::from_millis(o.settle_ms);
+
+    // The same warm-up for every server: connections that exchange one
+    // message and close, so that what a server sets up once (allocator
+    // arenas, runtime and buffer pools) is in the first reading.
+    if o.warmup > 0 {
+        let (warm, err) = open_conns(addr, o.warmup, o.size, false, o.parallel).await?;
+        if let Some(e) = err {
+            return Err(format!("warm-up: {e}").into());
+        }
+        drop(warm);
+        tokio::time::sleep(settle.max(Duration::from_millis(200))).await;
+    }
+    let fds_before = fd_count(pid)?;
+    let before = rss(pid)?;
+    let start = Instant::now();
+    let (open, first_error) = open_conns(addr, want, o.size, o.idle, o.parallel).await?;
     let n = open.len();
     if n == 0 {
         return Err(format!(
@@ -1119,7 +1171,36 @@ async fn n5(
         )
         .into());
     }
-    let per = after.saturating_sub(before) as f64 / n as f64;
+    // Connections that sent nothing may still wait in the listen queue:
+    // wait until the server holds them (its descriptor count).
+    // A listener with deferred accept takes a silent connection after its
+    // defer timeout (a SYN-ACK retransmission, about 1 s later); one that
+    // overflowed the accept queue may never arrive: stop when the count has
+    // not grown for `accept_quiet` seconds.
+    let mut server_conns = fd_count(pid)?.saturating_sub(fds_before);
+    if o.idle {
+        let deadline = Instant::now() + Duration::from_secs(o.accept_wait);
+        let mut grew = Instant::now();
+        while server_conns < n
+            && Instant::now() < deadline
+            && grew.elapsed() < Duration::from_secs(o.accept_quiet)
+        {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let now = fd_count(pid)?.saturating_sub(fds_before);
+            if now > server_conns {
+                grew = Instant::now();
+            }
+            server_conns = now;
+        }
+    }
+    let setup = start.elapsed().as_secs_f64();
+    tokio::time::sleep(settle).await;
+    let after = rss(pid)?;
+    server_conns = fd_count(pid)?.saturating_sub(fds_before);
+    // Divide by what the server holds when it holds fewer (an idle
+    // connection it never accepted costs it nothing).
+    let held = if o.idle { n.min(server_conns) } else { n };
+    let per = after.saturating_sub(before) as f64 / held.max(1) as f64;
     // Are the idle connections still open (no read timeout, no drop)?
     let mut probe = [0u8; 1];
     let mut closed = 0;
@@ -1131,11 +1212,17 @@ async fn n5(
         }
     }
     drop(open);
-    tokio::time::sleep(Duration::from_millis(settle_ms)).await;
+    tokio::time::sleep(settle).await;
     let after_close = rss(pid)?;
+    let what = if o.idle {
+        "idle (never spoke)"
+    } else {
+        "after one message each"
+    };
     let mut human = format!(
-        "n5: {n} connections open (asked {conns}, RLIMIT_NOFILE allows {allowed}) after {setup:.2} s, {closed} closed by the server: \
-         server RSS {:.1} MiB -> {:.1} MiB = {per:.0} bytes per connection; {:.1} MiB after closing them",
+        "n5: {n} connections open, {what} (asked {}, RLIMIT_NOFILE allows {allowed}; the server holds {server_conns}) after {setup:.2} s, \
+         {closed} closed by the server: server RSS {:.1} MiB -> {:.1} MiB = {per:.0} bytes per connection; {:.1} MiB after closing them",
+        o.conns,
         before as f64 / 1048576.0,
         after as f64 / 1048576.0,
         after_close as f64 / 1048576.0
@@ -1143,12 +1230,19 @@ async fn n5(
     if let Some(e) = first_error {
         human.push_str(&format!("\nn5: first failure: {e}"));
     }
+    if o.idle && server_conns < n {
+        human.push_str(&format!(
+            "\nn5: the server took only {server_conns} of {n} idle connections (the rest overflowed its accept queue or were still deferred); \
+             RSS per connection is per connection it holds"
+        ));
+    }
     Ok(Report {
         workload: "n5",
         human,
         fields: vec![
             ("bytes_per_conn", format!("{per:.0}")),
             ("conns", n.to_string()),
+            ("server_conns", server_conns.to_string()),
             ("rss_before", before.to_string()),
             ("rss_after", after.to_string()),
             ("rss_after_close", after_close.to_string()),
@@ -1347,14 +1441,8 @@ async fn run(w: Workload) -> Res<Report> {
                 )
                 .await
             }
-            Workload::N5 {
-                target,
-                conns,
-                size,
-                parallel,
-                settle_ms,
-            } => match target.server_pid {
-                Some(pid) => n5(&target, pid, conns, size, parallel, settle_ms).await,
+            Workload::N5 { target, opts } => match target.server_pid {
+                Some(pid) => n5(&target, pid, &opts).await,
                 None => Err("n5 needs --server-pid".into()),
             },
             Workload::N6 {
@@ -1501,8 +1589,22 @@ mod tests {
             assert!(r.get("server_cpu_us_per_msg").is_some(), "{r}");
             let r = n2(&t, 2, 1, 16 * 1024).await.unwrap();
             assert_eq!(r.get("bytes"), Some(2.0 * 1048576.0));
-            let r = n5(&t, std::process::id(), 20, 100, 4, 10).await.unwrap();
+            let mut opts = N5Opts {
+                conns: 20,
+                size: 100,
+                idle: false,
+                warmup: 4,
+                parallel: 4,
+                settle_ms: 10,
+                accept_wait: 5,
+                accept_quiet: 2,
+            };
+            let r = n5(&t, std::process::id(), &opts).await.unwrap();
             assert_eq!(r.get("conns"), Some(20.0));
+            opts.idle = true;
+            let r = n5(&t, std::process::id(), &opts).await.unwrap();
+            assert_eq!(r.get("conns"), Some(20.0));
+            assert!(r.get("server_conns").unwrap() >= 20.0, "{r}");
         });
     }
 }

@@ -5,9 +5,9 @@
  * `examples/tls_echo.rs server`.
  *
  * At start it makes a self-signed certificate for `localhost` and
- * 127.0.0.1 on a fresh ECDSA P-256 key (what rcgen makes for the Rust
- * server) and writes the certificate (PEM) to CERT_OUT for clients to
- * trust. Each accepted socket gets bufferevent_openssl_socket_new(...,
+ * 127.0.0.1 on a fresh key, ECDSA P-256 by default (what rcgen makes for
+ * the Rust server) or RSA-2048 (KEY_TYPE rsa2048), signed with SHA-256,
+ * and writes the certificate (PEM) to CERT_OUT for clients to trust. Each accepted socket gets bufferevent_openssl_socket_new(...,
  * BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE); ALPN "echo/1" is
  * selected when offered; the read callback moves everything it read into
  * the output (bufferevent_write_buffer). End of file or an error frees
@@ -18,9 +18,10 @@
  * RLIMIT_NOFILE raised to the hard limit. OpenSSL's defaults otherwise
  * (TLS 1.2 and 1.3, its cipher order, session tickets on).
  *
- * Usage: tls_echo_server [PORT [CERT_OUT]]   (default 5003 and
- * tls_echo_server_ca.pem; port 0 picks a free port; the first stdout line is
- * "listening on port N"). Listens on 127.0.0.1.
+ * Usage: tls_echo_server [PORT [CERT_OUT [KEY_TYPE]]]   (default 5003,
+ * tls_echo_server_ca.pem and p256; KEY_TYPE is p256 or rsa2048; port 0
+ * picks a free port; the first stdout line is "listening on port N").
+ * Listens on 127.0.0.1.
  *
  * Build: pkg-config --cflags --libs libevent libevent_openssl openssl
  * (Debian: libevent-dev, libssl-dev).
@@ -67,12 +68,13 @@ static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outle
     return SSL_TLSEXT_ERR_NOACK;
 }
 
-/* A self-signed certificate for localhost on a new P-256 key, written to
- * `cert_out` and installed in `ctx`. Returns 0 on success. */
-static int make_cert(SSL_CTX *ctx, const char *cert_out)
+/* A self-signed certificate for localhost on a new key (`rsa` ? RSA-2048 :
+ * P-256), written to `cert_out` and installed in `ctx`. Returns 0 on
+ * success. */
+static int make_cert(SSL_CTX *ctx, const char *cert_out, int rsa)
 {
     int ok = -1;
-    EVP_PKEY *key = EVP_EC_gen("P-256");
+    EVP_PKEY *key = rsa ? EVP_RSA_gen(2048) : EVP_EC_gen("P-256");
     X509 *x = X509_new();
     X509_EXTENSION *san = NULL;
     FILE *f = NULL;
@@ -170,11 +172,21 @@ int main(int argc, char *argv[])
         port = (int)v;
     }
     const char *cert_out = argc > 2 ? argv[2] : "tls_echo_server_ca.pem";
+    const char *key_type = argc > 3 ? argv[3] : "p256";
+    int rsa;
+    if (strcmp(key_type, "p256") == 0) {
+        rsa = 0;
+    } else if (strcmp(key_type, "rsa2048") == 0) {
+        rsa = 1;
+    } else {
+        fprintf(stderr, "bad key type: %s (p256 or rsa2048)\n", key_type);
+        return 2;
+    }
     signal(SIGPIPE, SIG_IGN);
     raise_nofile();
 
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
-    if (!ctx || make_cert(ctx, cert_out) != 0) {
+    if (!ctx || make_cert(ctx, cert_out, rsa) != 0) {
         fprintf(stderr, "cannot make the certificate (%s):\n", cert_out);
         ERR_print_errors_fp(stderr);
         return 1;
