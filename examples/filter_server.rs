@@ -24,7 +24,9 @@
 //! prints `drained: N connections drained, M cut at the deadline...`; a
 //! listening socket passed by socket activation (`LISTEN_FDS`, as systemd
 //! or a predecessor passes it) is served instead of binding, which is how a
-//! new process takes over the port without refusing a connection.
+//! new process takes over the port without refusing a connection. SIGHUP
+//! does that by itself: it starts the program again on the same socket,
+//! then drains.
 
 use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;

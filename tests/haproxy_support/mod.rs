@@ -157,13 +157,9 @@ impl Proc {
             .expect("a port number")
     }
 
-    /// Sends SIGTERM (through kill(1): no unsafe code in tests).
+    /// Sends SIGTERM.
     pub fn terminate(&self) {
-        let ok = Command::new("kill")
-            .args(["-TERM", &self.id().to_string()])
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(ok, "kill -TERM {} failed", self.id());
+        signal(self.id(), "TERM");
     }
 
     /// Waits for the process to exit, at most `within`.
@@ -192,6 +188,16 @@ impl Drop for Proc {
             let _ = self.child.wait();
         }
     }
+}
+
+/// Sends signal `name` (`TERM`, `HUP`...) to `pid`, through kill(1): no
+/// unsafe code in tests.
+pub fn signal(pid: u32, name: &str) {
+    let ok = Command::new("kill")
+        .args([&format!("-{name}"), &pid.to_string()])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "kill -{name} {pid} failed");
 }
 
 /// The last 4 KiB of `s`, for failure messages.
