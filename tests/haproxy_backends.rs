@@ -2,7 +2,8 @@
 //! robin, health checks), with the PROXY protocol: v2 (`send-proxy-v2`) and
 //! v1 (`send-proxy`). Every reply must be byte-exact, and each server must
 //! have seen the real client address and port (its close lines say
-//! `client=127.0.0.1:PORT` with the client's own source port).
+//! `client=127.0.0.1:PORT` with the client's own source port). HAProxy's
+//! health checks speak the protocol too (v2 ones with the `LOCAL` command).
 //!
 //! Skipped with a note when HAProxy is not installed (`apt-get install
 //! haproxy`), unless `EVSTACK_REQUIRE_TOOLS=1`.
@@ -46,6 +47,14 @@ fn behind_haproxy(send: &str, accept: &str) {
         accept,
     );
     let to: SocketAddr = ([127, 0, 0, 1], front).into();
+    // Every backend passed a health check (HAProxy's connection, with its
+    // PROXY header, `ping`, a framed reply); v2 checks use `LOCAL`.
+    for s in &servers {
+        let log = s.wait_for(LONG, health_checked);
+        if accept == "v2" {
+            assert!(log.contains("client=proxy-local"), "{}", tail(&log));
+        }
+    }
 
     let mut clients = Vec::new();
     for i in 0..CLIENTS {
