@@ -122,11 +122,7 @@ fn start(
         delayed: Arc::new(AtomicUsize::new(0)),
         closing_after_replies: false,
         draining: false,
-        summary: Summary {
-            peer,
-            started: Instant::now(),
-            ..Summary::default()
-        },
+        summary: Summary::new(peer),
     };
     let span2 = span.clone();
     tokio::spawn(
@@ -236,10 +232,10 @@ struct Summary {
     ended: End,
 }
 
-impl Default for Summary {
-    fn default() -> Self {
+impl Summary {
+    fn new(peer: Addr) -> Self {
         Summary {
-            peer: Addr::Unix(None),
+            peer,
             client: None,
             proxy_local: false,
             started: Instant::now(),
