@@ -73,6 +73,11 @@ fn behind_haproxy(send: &str, accept: &str) {
             "server {i} exits"
         );
         let log = s.output();
+        assert!(
+            log.contains(&format!(" to=127.0.0.1:{front} ")),
+            "the destination is HAProxy's frontend:\n{}",
+            tail(&log)
+        );
         let mine = logged_clients(&log);
         let from_clients = mine.iter().filter(|a| clients.contains(a)).count();
         assert!(

@@ -222,6 +222,9 @@ struct Summary {
     peer: Addr,
     /// The original client, from the PROXY header.
     client: Option<SocketAddr>,
+    /// The address the client connected to (the load balancer's), from
+    /// the PROXY header.
+    destination: Option<SocketAddr>,
     /// `LOCAL` or `UNKNOWN` header: the proxy's own connection.
     proxy_local: bool,
     started: Instant,
@@ -237,6 +240,7 @@ impl Summary {
         Summary {
             peer,
             client: None,
+            destination: None,
             proxy_local: false,
             started: Instant::now(),
             reads: 0,
@@ -261,6 +265,7 @@ fn log_closed(bev: &BufferEvent, s: &Summary) {
     tracing::info!(
         peer = %s.peer,
         client = %client,
+        to = %s.destination.map_or_else(|| "-".to_owned(), |d| d.to_string()),
         reads = s.reads,
         bytes_in = s.bytes_in,
         replies = s.replies,
@@ -305,6 +310,7 @@ impl Session {
             Some(src) => {
                 span.record("client", tracing::field::display(src));
                 self.summary.client = Some(src);
+                self.summary.destination = header.destination();
             }
             None => self.summary.proxy_local = true,
         }
