@@ -110,7 +110,8 @@ fn proxy_v1_behind_haproxy() {
 
 /// Without HAProxy: a connection whose PROXY header does not complete in
 /// time is closed even with no read timeout, and one that sends something
-/// else is closed at once; both without a byte of reply.
+/// else is closed at once, both without a byte of reply; one whose header
+/// came in time is served past the header deadline.
 #[test]
 fn slow_or_missing_proxy_header_is_closed() {
     use evstack::seed::filter_server::{self, ProxyProtocol};
@@ -167,6 +168,24 @@ fn slow_or_missing_proxy_header_is_closed() {
             t.elapsed()
         );
         assert!(rest.is_empty(), "no reply: {rest:?}");
+    }
+
+    // A connection whose header came in time outlives the header deadline.
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut hello = b"\r\n\r\n\0\r\nQUIT\n\x21\x11\0\x0c".to_vec();
+    hello.extend_from_slice(&[192, 0, 2, 1, 192, 0, 2, 2, 0xc0, 0x00, 0x00, 0x50]);
+    hello.extend_from_slice(b"first");
+    c.write_all(&hello).unwrap();
+    for (i, req) in [&b"first"[..], b"second"].into_iter().enumerate() {
+        if i > 0 {
+            std::thread::sleep(Duration::from_millis(600));
+            c.write_all(req).unwrap();
+        }
+        let want = evstack::seed::framed(&req.to_ascii_uppercase());
+        let mut got = vec![0; want.len()];
+        c.read_exact(&mut got).unwrap();
+        assert_eq!(got, want);
     }
     drop(server); // detached: ends by itself
 }

@@ -177,8 +177,12 @@ async fn drive(
                 DrainState::Running => {}
             },
             () = header_due, if header_pending => {
-                session.summary.ended = End::ProxyHeaderTimeout(session.summary.started.elapsed());
-                bev.close();
+                // The header may have come since this round started.
+                if session.proxy.as_ref().is_some_and(|i| i.get().is_none()) {
+                    session.summary.ended =
+                        End::ProxyHeaderTimeout(session.summary.started.elapsed());
+                    bev.close();
+                }
             }
         }
         session.record_client(span);
