@@ -2,7 +2,7 @@
 //! originals print to stdout) and the runtime that stands for libevent's
 //! `event_base`.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 
 use tracing_subscriber::EnvFilter;
 
@@ -223,7 +223,8 @@ pub(crate) fn serve_until_drained(
         // connections are the successor's.
         server.close().await;
         let report = drain.finish(deadline).await;
-        println!("drained: {report}");
+        // Not println!: a supervisor that closed our stdout gets no panic.
+        let _ = writeln!(std::io::stdout().lock(), "drained: {report}");
         ExitCode::SUCCESS
     })
 }

@@ -213,7 +213,7 @@ impl fmt::Display for End {
             End::IdleTimeout(d) => write!(f, "no data for {d:?}"),
             End::WriteTimeout(d) => write!(f, "client did not read its replies for {d:?}"),
             End::Error(e) => write!(f, "error: {e}"),
-            End::Drained => f.write_str("drained: replies flushed, closed for shutdown"),
+            End::Drained => f.write_str("shutting down: replies flushed, then closed"),
             End::Cut => f.write_str("cut at the drain deadline"),
             End::ProxyHeaderTimeout(d) => write!(f, "no complete PROXY header within {d:?}"),
         }
