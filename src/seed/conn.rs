@@ -339,36 +339,47 @@ impl Session {
 
     fn reply(&mut self, bev: &mut BufferEvent, data: &mut EvBuffer) {
         let n = data.len();
-        let reply = match self.answer {
-            Answer::Count => EvBuffer::from(super::reply_text(n).as_bytes()),
+        self.summary.replies += 1;
+        let Some(delay) = self.reply_delay else {
+            // At once, as the seed does: no copy of the data, no buffer
+            // made for the reply.
+            let written = match self.answer {
+                Answer::Count => {
+                    let text = super::reply_text(n);
+                    self.summary.bytes_out += text.len() as u64;
+                    bev.write(text.as_bytes())
+                }
+                Answer::Echo => {
+                    self.summary.bytes_out += n as u64;
+                    bev.write_buffer(data)
+                }
+            };
+            if let Err(e) = written {
+                tracing::debug!(error = %e, "reply dropped: the write side is closed");
+            }
+            return;
+        };
+        let mut reply = match self.answer {
+            Answer::Count => EvBuffer::from(super::reply_text(n)),
             Answer::Echo => std::mem::take(data),
         };
-        self.summary.replies += 1;
         self.summary.bytes_out += reply.len() as u64;
-        if let Some(delay) = self.reply_delay {
-            self.delayed.fetch_add(1, Ordering::AcqRel);
-            let delayed = Arc::clone(&self.delayed);
-            let handle = bev.handle();
-            let mut reply = reply;
-            tokio::spawn(async move {
-                tokio::time::sleep(delay).await;
-                let _ = handle
-                    .with(move |bev| {
-                        if let Err(e) = bev.write_buffer(&mut reply) {
-                            tracing::debug!(error = %e, "reply dropped: the write side is closed");
-                        }
-                        delayed.fetch_sub(1, Ordering::AcqRel);
-                        // Lets the session decide whether it can close.
-                        bev.trigger(Dir::WRITE, true);
-                    })
-                    .await;
-            });
-            return;
-        }
-        let mut reply = reply;
-        if let Err(e) = bev.write_buffer(&mut reply) {
-            tracing::debug!(error = %e, "reply dropped: the write side is closed");
-        }
+        self.delayed.fetch_add(1, Ordering::AcqRel);
+        let delayed = Arc::clone(&self.delayed);
+        let handle = bev.handle();
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            let _ = handle
+                .with(move |bev| {
+                    if let Err(e) = bev.write_buffer(&mut reply) {
+                        tracing::debug!(error = %e, "reply dropped: the write side is closed");
+                    }
+                    delayed.fetch_sub(1, Ordering::AcqRel);
+                    // Lets the session decide whether it can close.
+                    bev.trigger(Dir::WRITE, true);
+                })
+                .await;
+        });
     }
 }
 
