@@ -10,7 +10,7 @@
 //! listening on port 15000
 //! 2025-01-01T12:00:00.000000Z  INFO conn{peer=127.0.0.1:42444}: new connection
 //! 2025-01-01T12:00:00.000000Z  INFO conn{peer=127.0.0.1:42444}: read bytes=10 data="TEMP.DATA\x00"
-//! 2025-01-01T12:00:00.000000Z  INFO conn{peer=127.0.0.1:42444}: connection closed peer=127.0.0.1:42444 client=- reads=1 bytes_in=10 replies=1 bytes_out=26 pending_out=0 duration_ms=1 reason=end of file from the client
+//! 2025-01-01T12:00:00.000000Z  INFO conn{peer=127.0.0.1:42444}: connection closed peer=127.0.0.1:42444 client=- to=- reads=1 bytes_in=10 replies=1 bytes_out=26 pending_out=0 duration_ms=1 reason=end of file from the client
 //! ```
 //!
 //! `--echo` answers with what was read (upper-cased and framed) instead, for
@@ -24,7 +24,9 @@
 //! prints `drained: N connections drained, M cut at the deadline...`; a
 //! listening socket passed by socket activation (`LISTEN_FDS`, as systemd
 //! or a predecessor passes it) is served instead of binding, which is how a
-//! new process takes over the port without refusing a connection.
+//! new process takes over the port without refusing a connection. SIGHUP
+//! does that by itself: it starts the program again on the same socket,
+//! then drains.
 
 use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;

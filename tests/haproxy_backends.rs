@@ -2,7 +2,8 @@
 //! robin, health checks), with the PROXY protocol: v2 (`send-proxy-v2`) and
 //! v1 (`send-proxy`). Every reply must be byte-exact, and each server must
 //! have seen the real client address and port (its close lines say
-//! `client=127.0.0.1:PORT` with the client's own source port).
+//! `client=127.0.0.1:PORT` with the client's own source port). HAProxy's
+//! health checks speak the protocol too (v2 ones with the `LOCAL` command).
 //!
 //! Skipped with a note when HAProxy is not installed (`apt-get install
 //! haproxy`), unless `EVSTACK_REQUIRE_TOOLS=1`.
@@ -46,6 +47,14 @@ fn behind_haproxy(send: &str, accept: &str) {
         accept,
     );
     let to: SocketAddr = ([127, 0, 0, 1], front).into();
+    // Every backend passed a health check (HAProxy's connection, with its
+    // PROXY header, `ping`, a framed reply); v2 checks use `LOCAL`.
+    for s in &servers {
+        let log = s.wait_for(LONG, health_checked);
+        if accept == "v2" {
+            assert!(log.contains("client=proxy-local"), "{}", tail(&log));
+        }
+    }
 
     let mut clients = Vec::new();
     for i in 0..CLIENTS {
@@ -64,6 +73,11 @@ fn behind_haproxy(send: &str, accept: &str) {
             "server {i} exits"
         );
         let log = s.output();
+        assert!(
+            log.contains(&format!(" to=127.0.0.1:{front} ")),
+            "the destination is HAProxy's frontend:\n{}",
+            tail(&log)
+        );
         let mine = logged_clients(&log);
         let from_clients = mine.iter().filter(|a| clients.contains(a)).count();
         assert!(
@@ -96,7 +110,8 @@ fn proxy_v1_behind_haproxy() {
 
 /// Without HAProxy: a connection whose PROXY header does not complete in
 /// time is closed even with no read timeout, and one that sends something
-/// else is closed at once; both without a byte of reply.
+/// else is closed at once, both without a byte of reply; one whose header
+/// came in time is served past the header deadline.
 #[test]
 fn slow_or_missing_proxy_header_is_closed() {
     use evstack::seed::filter_server::{self, ProxyProtocol};
@@ -153,6 +168,24 @@ fn slow_or_missing_proxy_header_is_closed() {
             t.elapsed()
         );
         assert!(rest.is_empty(), "no reply: {rest:?}");
+    }
+
+    // A connection whose header came in time outlives the header deadline.
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut hello = b"\r\n\r\n\0\r\nQUIT\n\x21\x11\0\x0c".to_vec();
+    hello.extend_from_slice(&[192, 0, 2, 1, 192, 0, 2, 2, 0xc0, 0x00, 0x00, 0x50]);
+    hello.extend_from_slice(b"first");
+    c.write_all(&hello).unwrap();
+    for (i, req) in [&b"first"[..], b"second"].into_iter().enumerate() {
+        if i > 0 {
+            std::thread::sleep(Duration::from_millis(600));
+            c.write_all(req).unwrap();
+        }
+        let want = evstack::seed::framed(&req.to_ascii_uppercase());
+        let mut got = vec![0; want.len()];
+        c.read_exact(&mut got).unwrap();
+        assert_eq!(got, want);
     }
     drop(server); // detached: ends by itself
 }

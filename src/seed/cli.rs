@@ -2,7 +2,7 @@
 //! originals print to stdout) and the runtime that stands for libevent's
 //! `event_base`.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 
 use tracing_subscriber::EnvFilter;
 
@@ -102,21 +102,45 @@ pub(crate) fn bind_or_inherit(
     }
 }
 
-/// Resolves on SIGTERM or SIGINT (a process manager's stop, or Ctrl-C),
-/// with the signal's name.
-async fn stop_signal() -> &'static str {
-    use tokio::signal::unix::{signal, SignalKind};
-    let term = signal(SignalKind::terminate());
-    let int = signal(SignalKind::interrupt());
-    match (term, int) {
-        (Ok(mut term), Ok(mut int)) => tokio::select! {
-            _ = term.recv() => "SIGTERM",
-            _ = int.recv() => "SIGINT",
-        },
-        (Err(e), _) | (_, Err(e)) => {
-            tracing::error!(error = %e, "cannot watch for SIGTERM/SIGINT: stop only by SIGKILL");
-            std::future::pending().await
-        }
+/// How long a successor started on SIGHUP must stay up before this process
+/// drains (a successor that fails at once leaves this one serving).
+const HANDOFF_CHECK: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// The signals a draining server obeys: SIGTERM and SIGINT stop it, SIGHUP
+/// hands its socket to a successor first.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> std::io::Result<Self> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Signals {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+            hup: signal(SignalKind::hangup())?,
+        })
+    }
+}
+
+/// Starts this program again (same `argv`) with `socket` as its inherited
+/// listener, and checks that it is still running a moment later; returns
+/// its process id.
+async fn hand_over(socket: &std::os::fd::OwnedFd) -> Result<u32, String> {
+    let mut args = std::env::args_os();
+    let program = args.next().ok_or("no program name in argv")?;
+    let mut cmd = listener::activation::successor_command(&program, args, socket)
+        .map_err(|e| format!("cannot prepare the successor: {e}"))?;
+    let mut child = cmd
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", program.to_string_lossy()))?;
+    tokio::time::sleep(HANDOFF_CHECK).await;
+    match child.try_wait() {
+        Ok(Some(status)) => Err(format!("the successor exited at once: {status}")),
+        _ => Ok(child.id()),
     }
 }
 
@@ -125,6 +149,11 @@ async fn stop_signal() -> &'static str {
 /// stops accepting, lets every connection finish (see
 /// [`Drain`](listener::Drain)), cuts what is left after `deadline`, prints
 /// `drained: ...` with the counts as its last stdout line, and exits.
+///
+/// On SIGHUP it first starts its successor (the same program and
+/// arguments) on the same listening socket, as socket activation passes it,
+/// and drains once the successor is up: a restart that refuses no
+/// connection.
 pub(crate) fn serve_until_drained(
     name: &str,
     bound: Result<(listener::Listener, bool), listener::Error>,
@@ -153,11 +182,40 @@ pub(crate) fn serve_until_drained(
         if inherited {
             tracing::info!(port, "serving an inherited listening socket");
         }
+        // Kept for a successor: the socket itself goes to the accept loop.
+        let handoff = listener.try_clone_fd();
         let drain = listener::Drain::new();
         let server = serve(listener, drain.clone());
-        tokio::select! {
-            why = stop_signal() => tracing::info!(signal = why, ?deadline, "draining"),
-            () = drain.started() => tracing::info!(?deadline, "draining"),
+        match Signals::new() {
+            Ok(mut sig) => loop {
+                tokio::select! {
+                    _ = sig.term.recv() => tracing::info!(signal = "SIGTERM", ?deadline, "draining"),
+                    _ = sig.int.recv() => tracing::info!(signal = "SIGINT", ?deadline, "draining"),
+                    () = drain.started() => tracing::info!(?deadline, "draining"),
+                    _ = sig.hup.recv() => {
+                        let started = match &handoff {
+                            Ok(fd) => hand_over(fd).await,
+                            Err(e) => Err(format!("no copy of the listening socket: {e}")),
+                        };
+                        match started {
+                            Ok(pid) => tracing::info!(
+                                signal = "SIGHUP",
+                                successor = pid,
+                                "successor serving the same socket; draining"
+                            ),
+                            Err(e) => {
+                                tracing::error!(error = %e, "SIGHUP: restart failed; still serving");
+                                continue;
+                            }
+                        }
+                    }
+                }
+                break;
+            },
+            Err(e) => {
+                tracing::error!(error = %e, "cannot watch for signals: stop only by SIGKILL");
+                drain.started().await;
+            }
         }
         drain.start();
         // Accepting is paused; close this process's copy of the socket. A
@@ -165,7 +223,8 @@ pub(crate) fn serve_until_drained(
         // connections are the successor's.
         server.close().await;
         let report = drain.finish(deadline).await;
-        println!("drained: {report}");
+        // Not println!: a supervisor that closed our stdout gets no panic.
+        let _ = writeln!(std::io::stdout().lock(), "drained: {report}");
         ExitCode::SUCCESS
     })
 }

@@ -122,11 +122,7 @@ fn start(
         delayed: Arc::new(AtomicUsize::new(0)),
         closing_after_replies: false,
         draining: false,
-        summary: Summary {
-            peer,
-            started: Instant::now(),
-            ..Summary::default()
-        },
+        summary: Summary::new(peer),
     };
     let span2 = span.clone();
     tokio::spawn(
@@ -181,8 +177,12 @@ async fn drive(
                 DrainState::Running => {}
             },
             () = header_due, if header_pending => {
-                session.summary.ended = End::ProxyHeaderTimeout(session.summary.started.elapsed());
-                bev.close();
+                // The header may have come since this round started.
+                if session.proxy.as_ref().is_some_and(|i| i.get().is_none()) {
+                    session.summary.ended =
+                        End::ProxyHeaderTimeout(session.summary.started.elapsed());
+                    bev.close();
+                }
             }
         }
         session.record_client(span);
@@ -213,7 +213,7 @@ impl fmt::Display for End {
             End::IdleTimeout(d) => write!(f, "no data for {d:?}"),
             End::WriteTimeout(d) => write!(f, "client did not read its replies for {d:?}"),
             End::Error(e) => write!(f, "error: {e}"),
-            End::Drained => f.write_str("drained: replies flushed, closed for shutdown"),
+            End::Drained => f.write_str("shutting down: replies flushed, then closed"),
             End::Cut => f.write_str("cut at the drain deadline"),
             End::ProxyHeaderTimeout(d) => write!(f, "no complete PROXY header within {d:?}"),
         }
@@ -226,6 +226,9 @@ struct Summary {
     peer: Addr,
     /// The original client, from the PROXY header.
     client: Option<SocketAddr>,
+    /// The address the client connected to (the load balancer's), from
+    /// the PROXY header.
+    destination: Option<SocketAddr>,
     /// `LOCAL` or `UNKNOWN` header: the proxy's own connection.
     proxy_local: bool,
     started: Instant,
@@ -236,11 +239,12 @@ struct Summary {
     ended: End,
 }
 
-impl Default for Summary {
-    fn default() -> Self {
+impl Summary {
+    fn new(peer: Addr) -> Self {
         Summary {
-            peer: Addr::Unix(None),
+            peer,
             client: None,
+            destination: None,
             proxy_local: false,
             started: Instant::now(),
             reads: 0,
@@ -265,6 +269,7 @@ fn log_closed(bev: &BufferEvent, s: &Summary) {
     tracing::info!(
         peer = %s.peer,
         client = %client,
+        to = %s.destination.map_or_else(|| "-".to_owned(), |d| d.to_string()),
         reads = s.reads,
         bytes_in = s.bytes_in,
         replies = s.replies,
@@ -309,6 +314,7 @@ impl Session {
             Some(src) => {
                 span.record("client", tracing::field::display(src));
                 self.summary.client = Some(src);
+                self.summary.destination = header.destination();
             }
             None => self.summary.proxy_local = true,
         }
@@ -333,36 +339,47 @@ impl Session {
 
     fn reply(&mut self, bev: &mut BufferEvent, data: &mut EvBuffer) {
         let n = data.len();
-        let reply = match self.answer {
-            Answer::Count => EvBuffer::from(super::reply_text(n).as_bytes()),
+        self.summary.replies += 1;
+        let Some(delay) = self.reply_delay else {
+            // At once, as the seed does: no copy of the data, no buffer
+            // made for the reply.
+            let written = match self.answer {
+                Answer::Count => {
+                    let text = super::reply_text(n);
+                    self.summary.bytes_out += text.len() as u64;
+                    bev.write(text.as_bytes())
+                }
+                Answer::Echo => {
+                    self.summary.bytes_out += n as u64;
+                    bev.write_buffer(data)
+                }
+            };
+            if let Err(e) = written {
+                tracing::debug!(error = %e, "reply dropped: the write side is closed");
+            }
+            return;
+        };
+        let mut reply = match self.answer {
+            Answer::Count => EvBuffer::from(super::reply_text(n)),
             Answer::Echo => std::mem::take(data),
         };
-        self.summary.replies += 1;
         self.summary.bytes_out += reply.len() as u64;
-        if let Some(delay) = self.reply_delay {
-            self.delayed.fetch_add(1, Ordering::AcqRel);
-            let delayed = Arc::clone(&self.delayed);
-            let handle = bev.handle();
-            let mut reply = reply;
-            tokio::spawn(async move {
-                tokio::time::sleep(delay).await;
-                let _ = handle
-                    .with(move |bev| {
-                        if let Err(e) = bev.write_buffer(&mut reply) {
-                            tracing::debug!(error = %e, "reply dropped: the write side is closed");
-                        }
-                        delayed.fetch_sub(1, Ordering::AcqRel);
-                        // Lets the session decide whether it can close.
-                        bev.trigger(Dir::WRITE, true);
-                    })
-                    .await;
-            });
-            return;
-        }
-        let mut reply = reply;
-        if let Err(e) = bev.write_buffer(&mut reply) {
-            tracing::debug!(error = %e, "reply dropped: the write side is closed");
-        }
+        self.delayed.fetch_add(1, Ordering::AcqRel);
+        let delayed = Arc::clone(&self.delayed);
+        let handle = bev.handle();
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            let _ = handle
+                .with(move |bev| {
+                    if let Err(e) = bev.write_buffer(&mut reply) {
+                        tracing::debug!(error = %e, "reply dropped: the write side is closed");
+                    }
+                    delayed.fetch_sub(1, Ordering::AcqRel);
+                    // Lets the session decide whether it can close.
+                    bev.trigger(Dir::WRITE, true);
+                })
+                .await;
+        });
     }
 }
 

@@ -132,6 +132,9 @@ pub fn bind_or_inherit(
 /// accepting, let every connection finish its replies, cut what is left
 /// after `deadline`, print `drained: N connections drained, M cut at the
 /// deadline...` and exit. The first stdout line is `listening on port N`.
+///
+/// SIGHUP restarts: the program is started again with the same arguments
+/// on this process's listening socket, then this process drains.
 pub fn run_until_drained(
     bound: Result<(Listener, bool), listener::Error>,
     threads: usize,

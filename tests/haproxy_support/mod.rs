@@ -157,13 +157,9 @@ impl Proc {
             .expect("a port number")
     }
 
-    /// Sends SIGTERM (through kill(1): no unsafe code in tests).
+    /// Sends SIGTERM.
     pub fn terminate(&self) {
-        let ok = Command::new("kill")
-            .args(["-TERM", &self.id().to_string()])
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(ok, "kill -TERM {} failed", self.id());
+        signal(self.id(), "TERM");
     }
 
     /// Waits for the process to exit, at most `within`.
@@ -192,6 +188,16 @@ impl Drop for Proc {
             let _ = self.child.wait();
         }
     }
+}
+
+/// Sends signal `name` (`TERM`, `HUP`...) to `pid`, through kill(1): no
+/// unsafe code in tests.
+pub fn signal(pid: u32, name: &str) {
+    let ok = Command::new("kill")
+        .args([&format!("-{name}"), &pid.to_string()])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "kill -{name} {pid} failed");
 }
 
 /// The last 4 KiB of `s`, for failure messages.
@@ -237,7 +243,9 @@ pub fn free_port() -> u16 {
 
 /// The HAProxy configuration the tests use (and the README shows): TCP
 /// mode, round robin over `backends`, each with `send` (`send-proxy-v2` or
-/// `send-proxy`) and a health check that sends the header too.
+/// `send-proxy`), and a health check that speaks the protocol: it connects
+/// with the PROXY header (v2: the `LOCAL` command), sends `ping\n`, expects
+/// a framed reply and closes cleanly (`linger`: FIN, not RST).
 pub fn haproxy_config(frontend: u16, backends: &[u16], send: &str) -> String {
     let mut cfg = format!(
         "global
@@ -257,6 +265,10 @@ frontend evstack
 
 backend filter_servers
     balance roundrobin
+    option tcp-check
+    tcp-check connect default linger
+    tcp-check send \"ping\\n\"
+    tcp-check expect string \"|--- END ---|\"
 "
     );
     for (i, port) in backends.iter().enumerate() {
@@ -317,6 +329,16 @@ pub fn request_once(
         ));
     }
     Ok(me)
+}
+
+/// Whether `log` shows a passed HAProxy health check: a connection that
+/// read the 5 bytes `ping\n` and was closed by its client.
+pub fn health_checked(log: &str) -> bool {
+    log.lines().any(|l| {
+        l.contains("connection closed")
+            && l.contains(" reads=1 bytes_in=5 ")
+            && l.contains("end of file from the client")
+    })
 }
 
 /// The `client=` addresses of a server's close lines.

@@ -13,11 +13,15 @@
 //! read has been answered and flushed) is the connection's business; it
 //! only watches its guard's state.
 
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::future::poll_fn;
+use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use futures::task::AtomicWaker;
 use tokio::sync::watch;
 
 use crate::Control;
@@ -67,8 +71,34 @@ impl fmt::Display for DrainReport {
     }
 }
 
+impl DrainState {
+    fn to_u8(self) -> u8 {
+        match self {
+            DrainState::Running => 0,
+            DrainState::Draining => 1,
+            DrainState::Cut => 2,
+        }
+    }
+
+    fn from_u8(v: u8) -> Self {
+        match v {
+            0 => DrainState::Running,
+            1 => DrainState::Draining,
+            _ => DrainState::Cut,
+        }
+    }
+}
+
 struct Inner {
+    /// For [`Drain::started`] and [`Drain::state`]; guards read `fast`.
     state: watch::Sender<DrainState>,
+    /// The state as a number, read by every guard poll without a lock.
+    fast: AtomicU8,
+    /// Each guard's waker, woken when the state changes: a guard's poll
+    /// costs two loads and a waker check, not a lock, however often its
+    /// connection's task is woken for its own I/O.
+    wakers: Mutex<HashMap<u64, Arc<AtomicWaker>>>,
+    next_id: AtomicU64,
     live: watch::Sender<usize>,
     drained: AtomicUsize,
     started: Mutex<Option<Instant>>,
@@ -115,6 +145,9 @@ impl Drain {
         Drain {
             inner: Arc::new(Inner {
                 state: watch::Sender::new(DrainState::Running),
+                fast: AtomicU8::new(0),
+                wakers: Mutex::new(HashMap::new()),
+                next_id: AtomicU64::new(0),
                 live: watch::Sender::new(0),
                 drained: AtomicUsize::new(0),
                 started: Mutex::new(None),
@@ -127,9 +160,13 @@ impl Drain {
     /// when to drain and when to stop.
     pub fn track(&self) -> DrainGuard {
         self.inner.live.send_modify(|n| *n += 1);
+        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        let waker = Arc::new(AtomicWaker::new());
+        lock(&self.inner.wakers).insert(id, Arc::clone(&waker));
         DrainGuard {
             inner: Arc::clone(&self.inner),
-            rx: self.inner.state.subscribe(),
+            id,
+            waker,
             last: DrainState::Running,
         }
     }
@@ -143,18 +180,29 @@ impl Drain {
         lock(&self.inner.controls).push(control);
     }
 
-    /// Starts draining: attached listeners stop accepting, every guard sees
-    /// [`DrainState::Draining`]. Idempotent.
-    pub fn start(&self) {
-        let started = self.inner.state.send_if_modified(|s| {
-            if *s == DrainState::Running {
-                *s = DrainState::Draining;
+    /// Moves to `to` (only forward) and wakes every guard; whether it moved.
+    fn advance(&self, to: DrainState) -> bool {
+        let moved = self.inner.state.send_if_modified(|s| {
+            if s.to_u8() < to.to_u8() {
+                *s = to;
+                self.inner.fast.store(to.to_u8(), Ordering::Release);
                 true
             } else {
                 false
             }
         });
-        if started {
+        if moved {
+            for w in lock(&self.inner.wakers).values() {
+                w.wake();
+            }
+        }
+        moved
+    }
+
+    /// Starts draining: attached listeners stop accepting, every guard sees
+    /// [`DrainState::Draining`]. Idempotent.
+    pub fn start(&self) {
+        if self.advance(DrainState::Draining) {
             *lock(&self.inner.started) = Some(Instant::now());
             for c in lock(&self.inner.controls).iter() {
                 c.pause();
@@ -199,7 +247,7 @@ impl Drain {
         let mut cut = 0;
         let mut stuck = 0;
         if !in_time {
-            self.inner.state.send_modify(|s| *s = DrainState::Cut);
+            self.advance(DrainState::Cut);
             cut = self.live();
             tracing::warn!(connections = cut, "drain deadline passed: cutting");
             let mut live = self.inner.live.subscribe();
@@ -233,14 +281,15 @@ impl fmt::Debug for Drain {
 /// drain the connection is gone.
 pub struct DrainGuard {
     inner: Arc<Inner>,
-    rx: watch::Receiver<DrainState>,
+    id: u64,
+    waker: Arc<AtomicWaker>,
     last: DrainState,
 }
 
 impl DrainGuard {
     /// The drain's current state.
     pub fn state(&self) -> DrainState {
-        *self.rx.borrow()
+        DrainState::from_u8(self.inner.fast.load(Ordering::Acquire))
     }
 
     /// Waits until the state differs from the one this guard last
@@ -249,24 +298,36 @@ impl DrainGuard {
     /// can sit in a `select!` beside the connection's work. After
     /// [`Cut`](DrainState::Cut) it stays pending.
     pub async fn changed(&mut self) -> DrainState {
-        let last = self.last;
-        if last == DrainState::Cut {
-            return std::future::pending().await;
+        poll_fn(|cx| self.poll_changed(cx)).await
+    }
+
+    /// [`changed`](Self::changed) as a poll function, for hand-written
+    /// futures and drivers. Cheap: polling it on every wake-up of a busy
+    /// connection costs two atomic loads and a waker check.
+    pub fn poll_changed(&mut self, cx: &mut Context<'_>) -> Poll<DrainState> {
+        if self.last == DrainState::Cut {
+            return Poll::Pending;
         }
-        let now = self.rx.wait_for(|s| *s != last).await.map(|s| *s);
-        // The sender lives in `inner`, which this guard holds, so this
-        // cannot fail; stay pending if it somehow did.
-        let Ok(now) = now else {
-            return std::future::pending().await;
-        };
-        self.last = now;
-        now
+        let now = self.state();
+        if now != self.last {
+            self.last = now;
+            return Poll::Ready(now);
+        }
+        self.waker.register(cx.waker());
+        // A change between the load and the registration woke nobody.
+        let now = self.state();
+        if now != self.last {
+            self.last = now;
+            return Poll::Ready(now);
+        }
+        Poll::Pending
     }
 }
 
 impl Drop for DrainGuard {
     fn drop(&mut self) {
-        if *self.inner.state.borrow() == DrainState::Draining {
+        lock(&self.inner.wakers).remove(&self.id);
+        if self.state() == DrainState::Draining {
             self.inner.drained.fetch_add(1, Ordering::AcqRel);
         }
         self.inner.live.send_modify(|n| *n = n.saturating_sub(1));
