@@ -27,7 +27,7 @@ use crate::chunk::Chunk;
 use crate::error::{Error, Result};
 
 /// Appends many small pieces to an [`EvBuffer`] with the per-add bookkeeping
-/// done once (see the [module docs](self)). Made by
+/// done once (the per-add checks, length update and callbacks). Made by
 /// [`EvBuffer::appender`]; the bytes become part of the buffer, and the
 /// change callbacks run once, when it is dropped. (Leaking it with
 /// `mem::forget` loses the bytes of the tail chunk it holds; the buffer stays

@@ -270,7 +270,7 @@ impl EvBuffer {
     /// complete line is buffered (statement 27).
     ///
     /// The line is taken from its chunk without copying when it lies in one
-    /// chunk. Fails with [`Error::FrozenFront`] if the front is frozen.
+    /// chunk. Fails with [`Error::FrozenFront`](crate::Error::FrozenFront) if the front is frozen.
     ///
     /// ```
     /// use evbuffer::{EvBuffer, Eol};
