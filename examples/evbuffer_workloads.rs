@@ -17,11 +17,13 @@
 //! The times there are the thread's CPU time, which other processes on a
 //! busy machine do not inflate; the wall-clock ratio is shown beside it.
 //!
-//! glibc's heap trimming is turned off first (`--glibc-trim` leaves it on),
-//! for both sides alike: otherwise libevent's B2 returns its chains' memory
-//! to the kernel at every drain and faults it back in, 40 times slower, an
-//! effect of the process's allocation history rather than of the buffers
-//! (in criterion's process it does not happen).
+//! glibc's allocator is first put in its long-running steady state, for
+//! every side alike (`--glibc-trim` leaves it at its defaults): heap trimming
+//! off and large blocks from the heap (see `steady_allocator` in the
+//! workloads module). Otherwise libevent's B2 returns its chains' memory to
+//! the kernel at every drain and faults it back in, 40 times slower, and
+//! `BytesMut`'s B2 maps and unmaps its 1 MiB buffer every round: effects of
+//! the process's allocation history rather than of the buffers.
 
 #[path = "../benches/workloads/mod.rs"]
 mod workloads;
@@ -53,7 +55,7 @@ struct Args {
     /// checked against the independent computation only).
     #[arg(long)]
     rounds: Option<u64>,
-    /// Leave glibc's heap trimming at its default (see the module docs).
+    /// Leave glibc's allocator tunables at their defaults (see the module docs).
     #[arg(long)]
     glibc_trim: bool,
 }

@@ -16,7 +16,8 @@ mod shared;
 #[cfg(has_libevent)]
 pub mod libevent;
 
-pub use shared::{expected, steady_allocator, sum_bytes, thread_cpu_ns, Id, Workload};
+#[allow(unused_imports)] // each includer uses a different part
+pub use shared::{expected, steady_allocator, thread_cpu_ns, Id, Workload};
 
 use std::fmt;
 

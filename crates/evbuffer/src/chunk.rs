@@ -92,16 +92,6 @@ impl Chunk {
         }
     }
 
-    /// The chunk's bytes as `Bytes` (a copy only for a file chunk).
-    #[inline]
-    pub(crate) fn into_bytes(self) -> Bytes {
-        match self {
-            Chunk::Mut(b) => b.freeze(),
-            Chunk::Frozen(b) | Chunk::Piece(b) => b,
-            Chunk::File(_) => Bytes::copy_from_slice(self.as_slice()),
-        }
-    }
-
     /// Makes a writable chunk immutable (a no-op for the others).
     #[inline]
     pub(crate) fn freeze(self) -> Chunk {

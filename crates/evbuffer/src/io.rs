@@ -29,7 +29,7 @@ impl EvBuffer {
     /// stream (or `max == 0`).
     ///
     /// Fails with the reader's error (nothing added), or with
-    /// [`Error::FrozenBack`] (as an `io::Error`) if the back is frozen.
+    /// [`Error::FrozenBack`](crate::Error::FrozenBack) (as an `io::Error`) if the back is frozen.
     ///
     /// ```
     /// use evbuffer::EvBuffer;
@@ -71,8 +71,8 @@ impl EvBuffer {
     /// is empty or `max == 0`.
     ///
     /// File chunks are read (only the part being written) first. Fails with
-    /// the writer's error (nothing drained), [`Error::FrozenFront`] or
-    /// [`Error::FileRead`] as an `io::Error`.
+    /// the writer's error (nothing drained), [`Error::FrozenFront`](crate::Error::FrozenFront) or
+    /// [`Error::FileRead`](crate::Error::FileRead) as an `io::Error`.
     pub fn write_to<W: Write + ?Sized>(&mut self, w: &mut W, max: usize) -> io::Result<usize> {
         self.check("write_to", Access::Take)?;
         let want = max.min(self.len());

@@ -5,14 +5,17 @@
 //! without copying it.
 //!
 //! * **Adding** copies small writes into the spare capacity of the tail chunk
-//!   (chunk sizes follow a documented [`ChunkPolicy`]) or takes memory without
-//!   copying ([`EvBuffer::add_bytes`], [`EvBuffer::add_reference`],
+//!   (chunk sizes follow a documented [`ChunkPolicy`]; an [`Appender`] does
+//!   the per-add bookkeeping once for a run of small adds) or takes memory
+//!   without copying ([`EvBuffer::add_bytes`], [`EvBuffer::add_reference`],
 //!   [`EvBuffer::add_file_segment`]).
 //! * **Moving** between buffers moves chunks ([`EvBuffer::append`],
 //!   [`EvBuffer::remove_into`], [`EvBuffer::prepend_buffer`]); only a boundary
 //!   chunk is split, by reference.
 //! * **Reading in place**: [`EvBuffer::peek`] yields slices into the chunks,
-//!   [`EvBuffer::search`] and [`EvBuffer::read_line`] scan them with `memchr`.
+//!   [`EvBuffer::search`] and [`EvBuffer::read_line`] scan them with `memchr`;
+//!   [`EvBuffer::drain_lines`] hands out every complete line as a borrowed
+//!   slice in one pass.
 //! * **Writing in place**: [`EvBuffer::reserve`] hands out the tail's spare
 //!   capacity (plus a new chunk) to write into and commit.
 //! * **I/O**: [`EvBuffer::read_from`] / [`EvBuffer::write_to`] (vectored, with a
@@ -51,11 +54,40 @@
 //!
 //! ## Modules
 //!
-//! The crate is laid out like `bytes`' `src/buf/`: one concept per file —
-//! [`policy`] (chunk sizing), `chunk` (the storage kinds), `buffer` (add,
-//! remove, move), `peek`, `reserve`, `ptr`, `search`, `line`, `callbacks`,
-//! `freeze`, [`file`](mod@file) (file segments), `io` (std), `tokio_io` (feature
+//! The crate is laid out like `bytes`' `src/buf/`: one concept per file.
+//! `queue` holds the chunk queue, the one type that changes the chunks, the
+//! length and the generation (its docs list the invariants it keeps);
+//! `spare` the recycler of emptied allocations; `buffer` the [`EvBuffer`]
+//! operations (add, remove, move) on top of them; [`policy`] chunk sizing;
+//! `chunk` the storage kinds; `appender` runs of small adds; `peek`,
+//! `reserve`, `ptr`, `search`, `line`, `callbacks`, `freeze`,
+//! [`file`](mod@file) (file segments), `io` (std), `tokio_io` (feature
 //! `tokio`), `impls` (trait implementations).
+//!
+//! ## Fuzzing and benchmarking the evbuffer crate
+//!
+//! The buffer workloads B1-B8 (defined in the repository's
+//! `docs/workloads.md`) run on [`EvBuffer`] and on a plain contiguous
+//! [`BytesMut`] with the same checksums:
+//!
+//! ```text
+//! cargo bench -p evbuffer                   # criterion, evbuffer vs BytesMut, one group per workload
+//! cargo run --release --example evbuffer_workloads -- --compare --repeat 5 all
+//!                                           # from the workspace root: full counts, evbuffer vs
+//!                                           # libevent (needs libevent-dev) vs BytesMut
+//! ```
+//!
+//! The fuzz target `evbuffer_ops` (in the repository's `fuzz/`) applies
+//! random operation sequences to a buffer and to a `VecDeque<u8>` model and
+//! panics on any difference (the same operations as the property test in
+//! `tests/model.rs`). cargo-fuzz needs nightly features; `RUSTC_BOOTSTRAP=1`
+//! lets the stable toolchain build it:
+//!
+//! ```text
+//! cargo install cargo-fuzz --locked
+//! cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run evbuffer_ops
+//! cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run -O evbuffer_ops -- -max_total_time=60   # a bounded run
+//! ```
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 

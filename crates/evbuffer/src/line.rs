@@ -177,8 +177,9 @@ impl EvBuffer {
     /// ```
     pub fn drain_lines(&mut self, eol: Eol, mut f: impl FnMut(&[u8])) -> Result<usize> {
         self.check("drain_lines", Access::Take)?;
-        // The start of the next line: absolute position, chunk, offset.
-        let (mut pos, mut ci, mut off) = (0usize, 0usize, 0usize);
+        // The start of the next line: chunk, offset in it, and the absolute
+        // position of the chunk's start.
+        let (mut ci, mut off, mut base) = (0usize, 0usize, 0usize);
         let mut count = 0;
         let mut scratch = Vec::new();
         let chunks = self.q.chunks();
@@ -189,13 +190,13 @@ impl EvBuffer {
             }
             // Nearly always: the end of line is inside this chunk with bytes
             // of it after the terminator.
-            if let Some((at, len)) = eol_in_slice(&s[off..], eol) {
+            while let Some((at, len)) = eol_in_slice(&s[off..], eol) {
                 f(&s[off..off + at]);
                 count += 1;
                 off += at + len;
-                pos += at + len;
-                continue;
             }
+            // The next end of line is in a later chunk, or ends this one.
+            let pos = base + off;
             let Some(e) = self.find_eol(pos, ci, off, eol) else {
                 break;
             };
@@ -217,16 +218,18 @@ impl EvBuffer {
                 f(&scratch);
             }
             count += 1;
-            pos = e.pos + e.len;
-            (ci, off) = (e.ci, e.off + e.len);
+            // Continue after the terminator, in the chunk that holds its end.
+            (ci, off, base) = (e.ci, e.off + e.len, e.pos - e.off);
             while let Some(c) = chunks.get(ci) {
                 if off < c.len() {
                     break;
                 }
                 off -= c.len();
+                base += c.len();
                 ci += 1;
             }
         }
+        let pos = base + off;
         if pos > 0 {
             let orig = self.len();
             self.drain_internal(pos);
@@ -267,7 +270,7 @@ impl EvBuffer {
     /// complete line is buffered (statement 27).
     ///
     /// The line is taken from its chunk without copying when it lies in one
-    /// chunk. Fails with [`Error::FrozenFront`] if the front is frozen.
+    /// chunk. Fails with [`Error::FrozenFront`](crate::Error::FrozenFront) if the front is frozen.
     ///
     /// ```
     /// use evbuffer::{EvBuffer, Eol};
@@ -446,6 +449,37 @@ mod tests {
             let mut b = chunked(parts);
             assert_eq!(lines(&mut b, eol), want, "{eol:?} {parts:?}");
         }
+    }
+
+    #[test]
+    fn drain_lines_gives_what_read_line_gives() {
+        let parts: &[&[u8]] = &[
+            b"a\r\nb",
+            b"c\r",
+            b"\n\nd\re\r\r\n",
+            b"\n\0f",
+            b"\r",
+            b"\n",
+            b"tail",
+        ];
+        for eol in [Eol::Any, Eol::Crlf, Eol::CrlfStrict, Eol::Lf, Eol::Nul] {
+            let mut a = chunked(parts);
+            let mut b = chunked(parts);
+            let want = lines(&mut a, eol);
+            let mut got = Vec::new();
+            let n = b
+                .drain_lines(eol, |l| got.push(String::from_utf8_lossy(l).into_owned()))
+                .unwrap();
+            assert_eq!((n, &got), (want.len(), &want), "{eol:?}");
+            assert_eq!(a.to_vec(), b.to_vec(), "{eol:?}: same rest");
+            b.check_invariants();
+        }
+        let mut b = chunked(parts);
+        b.freeze(crate::End::Front);
+        assert!(matches!(
+            b.drain_lines(Eol::Lf, |_| {}),
+            Err(Error::FrozenFront)
+        ));
     }
 
     #[test]

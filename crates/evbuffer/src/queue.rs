@@ -333,15 +333,15 @@ impl ChunkQueue {
     /// changed) otherwise.
     #[inline]
     pub(crate) fn take_front_bytes(&mut self, n: usize) -> Option<Bytes> {
-        let front = self.chunks.front_mut()?;
-        let l = front.len();
-        if n > l || front.is_file() {
-            return None;
-        }
-        let out = if n < l {
-            front.split_to(n).into_bytes()
-        } else {
-            self.chunks.pop_front()?.into_bytes()
+        let out = match self.chunks.front_mut()? {
+            Chunk::Frozen(b) | Chunk::Piece(b) if n < b.len() => b.split_to(n),
+            Chunk::Mut(b) if n < b.len() => b.split_to(n).freeze(),
+            c if n == c.len() && !c.is_file() => match self.chunks.pop_front()? {
+                Chunk::Frozen(b) | Chunk::Piece(b) => b,
+                Chunk::Mut(b) => b.freeze(),
+                Chunk::File(_) => return None,
+            },
+            _ => return None,
         };
         self.len -= n;
         self.gen = self.gen.wrapping_add(1);

@@ -217,19 +217,26 @@ pub fn thread_cpu_ns() -> u128 {
     }
 }
 
-/// Keeps glibc's malloc from giving the top of the heap back to the kernel
-/// after every free (`M_TRIM_THRESHOLD`), so that every side is timed with
-/// the allocator in a steady state. Without it, whether libevent's B2
-/// returns its 1 MiB of chains to the kernel each round and faults it back
-/// in next round (40x slower) depends on the process's allocation history:
-/// glibc raises the threshold by itself once a large block has been freed,
-/// as criterion's own buffers do. Applies to every side alike.
+/// Puts glibc's malloc in the steady state it reaches by itself in a long
+/// running process, so that every side is timed with the allocator alike,
+/// whatever ran before in the process:
+///
+/// * heap trimming off (`M_TRIM_THRESHOLD`): otherwise whether libevent's B2
+///   returns its 1 MiB of chains to the kernel each round and faults it back
+///   in next round (40x slower) depends on the process's allocation history;
+/// * large blocks from the heap, not from `mmap` (`M_MMAP_THRESHOLD` at
+///   32 MiB, the value glibc's own adaptive threshold rises to after large
+///   blocks are freed; setting the trim threshold turns that adaptation
+///   off): otherwise the `BytesMut` side of B2, which lets go of its 1 MiB
+///   buffer and grows a new one every round, would pay an `mmap`, 256 page
+///   faults and a `munmap` per round for it.
 pub fn steady_allocator() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets a tunable of glibc's allocator; called before
+    // SAFETY: mallopt only sets tunables of glibc's allocator; called before
     // any workload runs.
     unsafe {
         libc::mallopt(libc::M_TRIM_THRESHOLD, 256 << 20);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
     }
 }
 

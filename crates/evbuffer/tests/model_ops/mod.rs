@@ -567,8 +567,14 @@ impl Harness {
                     Err(e) => assert!(frozen && matches!(e, Error::FrozenBack), "{e:?}"),
                     Ok(mut w) => {
                         assert!(!frozen, "appender on a frozen back");
-                        for p in pieces {
-                            w.add(p).unwrap();
+                        for (i, p) in pieces.iter().enumerate() {
+                            if i % 2 == 0 {
+                                w.add(p).unwrap();
+                            } else {
+                                // In place: reserve, then write through `BufMut`.
+                                w.reserve(p.len()).unwrap();
+                                bytes::BufMut::put_slice(&mut w, p);
+                            }
                         }
                         drop(w);
                         for p in pieces {
