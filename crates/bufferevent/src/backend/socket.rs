@@ -133,13 +133,10 @@ where
             match stop {
                 None => {}
                 Some(Ok(false)) => {
-                    if core.input.is_empty() && core.output.is_empty() {
-                        // Quiet: give the read and write buffers' spare
-                        // allocations back (libevent frees a chain once it
-                        // is drained); an idle connection holds none.
-                        core.input.release_spare();
-                        core.output.release_spare();
-                    }
+                    // Quiet: give back what the read and write buffers
+                    // hold (libevent frees a chain once it is drained); an
+                    // idle connection holds no buffer memory.
+                    core.shed_buffers();
                     break;
                 }
                 Some(Ok(true)) => {
