@@ -213,6 +213,7 @@ impl BufferEvent {
         cx: &mut Context<'_>,
         handler: &mut H,
     ) -> Poll<Result<(), Error>> {
+        let _clock = crate::bufferevent::ClockScope::enter();
         match self.traced_span() {
             None => self.poll_run_inner(cx, handler),
             Some(span) => span.in_scope(|| self.poll_run_inner(cx, handler)),
@@ -316,6 +317,7 @@ impl BufferEvent {
     }
 
     fn poll_connected(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), crate::Error>> {
+        let _clock = crate::bufferevent::ClockScope::enter();
         for _ in 0..ROUNDS_PER_POLL {
             let ev = self.core.peek_events();
             if ev.contains(Events::CONNECTED) {
