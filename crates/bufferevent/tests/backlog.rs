@@ -158,6 +158,46 @@ async fn check(mut bev: BufferEvent, mut client: TcpStream, factor: usize) {
     let _ = within(30, server).await.unwrap();
 }
 
+/// The async face written the obvious way: read, then `write_all` what was
+/// read. Its `poll_write` waits while the output is at its bound, so the
+/// loop stops reading by itself.
+async fn naive_async_echo(mut bev: BufferEvent, seen: Arc<Seen>) {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match AsyncReadExt::read(&mut bev, &mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        seen.read.fetch_add(n, Ordering::Relaxed);
+        if bev.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+        seen.record(&bev);
+    }
+}
+
+/// [`check`] for the async face.
+async fn check_async(bev: BufferEvent, mut client: TcpStream) {
+    let seen = Arc::new(Seen::default());
+    let server = tokio::spawn(naive_async_echo(bev, seen.clone()));
+    let before = rss();
+    let sent = within(60, flood_until_blocked(&mut client)).await;
+    let grown = rss().saturating_sub(before);
+    let read = seen.read.load(Ordering::Relaxed);
+    eprintln!(
+        "async face: sent {sent}, server read {read}, RSS +{grown}, max output {}",
+        seen.output.load(Ordering::Relaxed)
+    );
+    assert!(seen.output.load(Ordering::Relaxed) <= DEFAULT_MAX_OUTPUT);
+    assert!(read < 64 << 20, "server read {read} bytes");
+    assert!(grown < 48 << 20, "RSS grew by {grown} bytes");
+    let mut back = vec![0u8; 1 << 20];
+    within(30, client.read_exact(&mut back)).await.unwrap();
+    check_pattern(&back, 1 << 20);
+    drop(client);
+    within(30, server).await.unwrap();
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn naive_echo_is_bounded_against_a_peer_that_never_reads() {
     // One test per process for the RSS figure: socket, then filter stack.
@@ -173,4 +213,12 @@ async fn naive_echo_is_bounded_against_a_peer_that_never_reads() {
     let sock = BufferEvent::socket(server, Options::CLOSE_ON_FREE);
     let bev = BufferEvent::filter(sock, PassThrough, doubler, Options::CLOSE_ON_FREE);
     check(bev, client, 2).await;
+
+    // The async face, plain and through a filter.
+    let (client, server) = tcp_pair().await;
+    check_async(BufferEvent::socket(server, Options::CLOSE_ON_FREE), client).await;
+    let (client, server) = tcp_pair().await;
+    let sock = BufferEvent::socket(server, Options::CLOSE_ON_FREE);
+    let bev = BufferEvent::filter(sock, PassThrough, PassThrough, Options::CLOSE_ON_FREE);
+    check_async(bev, client).await;
 }
