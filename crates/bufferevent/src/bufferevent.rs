@@ -650,7 +650,7 @@ impl BufferEvent {
                 break;
             }
         }
-        self.core.track(now);
+        // (the statistics are tracked on the read side, polled as often)
         progress
     }
 
@@ -749,13 +749,21 @@ fn poll_timer(
     cx: &mut Context<'_>,
 ) -> bool {
     let Some(at) = deadline else {
-        *slot = None;
+        if slot.is_some() {
+            *slot = None;
+        }
         return false;
     };
     let at = tokio::time::Instant::from_std(at);
     match slot {
         Some(s) => {
-            if s.deadline() != at {
+            // A deadline that only moved later (a timeout restarted by
+            // progress, every message) keeps the earlier timer: when that
+            // fires, the caller finds nothing expired and it is re-armed
+            // here for the real deadline. So the timer wheel is touched
+            // once per timeout period, not once per message.
+            let current = s.deadline();
+            if current > at || (current != at && s.is_elapsed()) {
                 s.as_mut().reset(at);
             }
         }

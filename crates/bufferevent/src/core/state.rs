@@ -735,6 +735,7 @@ impl Core {
     /// Updates the statistics' pause timers and largest backlog after a
     /// drive step; reads the clock (`read`) only when a pause starts or
     /// ends.
+    #[inline]
     pub(crate) fn track(&mut self, read: impl FnOnce() -> Instant) {
         let mut paused = 0;
         if self.enabled.contains(Dir::READ) && self.read_half == HalfState::Open {
@@ -831,38 +832,15 @@ pub(crate) fn unfrozen<R>(
     r
 }
 
-/// Gives back everything an empty buffer still holds (spare allocations,
-/// the chunk list's capacity) by replacing it with a fresh one of the same
-/// policy and freeze state: what a quiet connection keeps is then only the
-/// buffer itself. A buffer with change callbacks (or deferred callbacks
-/// turned on) is only asked to release its spares. A fresh buffer starts a
-/// new generation, so a [`evbuffer::Ptr`] into the old one is seen as stale.
-pub(crate) fn shed(buf: &mut EvBuffer) {
-    if !buf.is_empty() {
-        return;
-    }
-    if buf.cb_count() != 0 || buf.deferred_callbacks() {
-        buf.release_spare();
-        return;
-    }
-    let front = buf.is_frozen(evbuffer::End::Front);
-    let back = buf.is_frozen(evbuffer::End::Back);
-    *buf = EvBuffer::with_chunk_policy(buf.chunk_policy());
-    if front {
-        buf.freeze(evbuffer::End::Front);
-    }
-    if back {
-        buf.freeze(evbuffer::End::Back);
-    }
-}
-
 impl Core {
     /// Both buffers are empty and the transport has nothing for now: give
-    /// back what they hold ([`shed`]).
+    /// back their spare allocations (a read chunk kept for the next read,
+    /// a written chunk kept for reuse), as libevent frees a chain once it is
+    /// drained.
     pub(crate) fn shed_buffers(&mut self) {
         if self.input.is_empty() && self.output.is_empty() {
-            shed(&mut self.input);
-            shed(&mut self.output);
+            self.input.release_spare();
+            self.output.release_spare();
         }
     }
 
