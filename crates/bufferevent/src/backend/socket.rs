@@ -143,9 +143,9 @@ where
             match stop {
                 None => {}
                 Some(Ok(false)) => {
-                    // Quiet: give back the read and write buffers' spare
-                    // allocations (libevent frees a chain once it is
-                    // drained); an idle connection holds no read buffer.
+                    // Quiet: give back what the read and write buffers
+                    // hold (libevent frees a chain once it is drained); an
+                    // idle connection holds no buffer memory.
                     core.shed_buffers();
                     break;
                 }
