@@ -73,16 +73,14 @@ pub(crate) struct Core {
     pub(crate) output: EvBuffer,
     enabled: Dir,
     suspend: Suspend,
-    wm: Watermarks,
+    /// Watermarks and sizes; `None` while all are at their defaults.
+    config: Option<Box<Config>>,
     /// The timeouts; `None` until one is set, so that a connection without
     /// timeouts pays neither the memory nor a clock read per message.
     timeouts: Option<Box<Timeouts>>,
     pending: Pending,
     /// The error of the last `ERROR` event (boxed: rare, and large).
     error: Option<Box<Error>>,
-    read_size: usize,
-    max_input: usize,
-    max_output: usize,
     read_half: HalfState,
     write_half: HalfState,
     /// `flush(Finished)` was asked: shut the write side once output drains.
@@ -90,17 +88,39 @@ pub(crate) struct Core {
     /// `flush(Flush|Finished)` was asked: write even while disabled, until
     /// the output drains.
     forced: bool,
-    /// Largest single write (`bufferevent_set_max_single_write`); the
-    /// largest single read is `read_size`.
-    max_single_write: usize,
     /// Rate limits and the custom limiter with their retry instants;
     /// `None` until one is set (nothing to pay for when unused).
     limits: Option<Box<LimitState>>,
-    /// The last clock reading (what `now` is when no timeout or limit needs
-    /// a fresh one).
-    clock: Instant,
     pub(crate) stats: Counters,
 }
+
+/// Watermarks and sizes, kept out of line: most bufferevents never change
+/// them, and a connection should not pay for settings it does not use.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Config {
+    wm: Watermarks,
+    read_size: usize,
+    max_input: usize,
+    max_output: usize,
+    /// Largest single write (`bufferevent_set_max_single_write`); the
+    /// largest single read is `read_size`.
+    max_single_write: usize,
+}
+
+/// What a bufferevent without settings uses.
+static DEFAULT_CONFIG: Config = Config {
+    wm: Watermarks {
+        read: Watermark { low: 0, high: 0 },
+        write: Watermark { low: 0, high: 0 },
+    },
+    read_size: DEFAULT_READ_SIZE,
+    max_input: DEFAULT_MAX_INPUT,
+    max_output: DEFAULT_MAX_OUTPUT,
+    max_single_write: usize::MAX,
+};
+
+/// The instant handed out when nothing depends on the time.
+static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
 
 /// The limits and when each suspended direction may retry.
 #[derive(Default)]
@@ -124,20 +144,15 @@ impl Core {
             output: EvBuffer::new(),
             enabled: Dir::WRITE,
             suspend: Suspend::default(),
-            wm: Watermarks::default(),
+            config: None,
             timeouts: None,
             pending: Pending::default(),
             error: None,
-            read_size: DEFAULT_READ_SIZE,
-            max_input: DEFAULT_MAX_INPUT,
-            max_output: DEFAULT_MAX_OUTPUT,
             read_half: HalfState::Open,
             write_half: HalfState::Open,
             finishing: false,
             forced: false,
-            max_single_write: usize::MAX,
             limits: None,
-            clock: Instant::now(),
             stats: Counters::default(),
         }
     }
@@ -168,11 +183,14 @@ impl Core {
     }
 
     pub(crate) fn set_watermark(&mut self, dir: Dir, low: usize, high: usize) -> Result<(), Error> {
-        self.wm.set(dir, low, high)
+        if self.config.is_none() && low == 0 && high == 0 {
+            return Ok(());
+        }
+        self.cfg_mut().wm.set(dir, low, high)
     }
 
     pub(crate) fn watermark(&self, dir: Dir) -> Result<Watermark, Error> {
-        self.wm.get(dir)
+        self.cfg().wm.get(dir)
     }
 
     pub(crate) fn set_timeouts(&mut self, read: Option<Duration>, write: Option<Duration>) {
@@ -206,34 +224,46 @@ impl Core {
     /// last reading (which nothing then depends on).
     pub(crate) fn clock(&mut self, read: impl FnOnce() -> Instant) -> Instant {
         if self.needs_clock() {
-            self.clock = read();
+            read()
+        } else {
+            *EPOCH.get_or_init(Instant::now)
         }
-        self.clock
     }
 
     pub(crate) fn set_read_size(&mut self, n: usize) {
-        self.read_size = n.max(1);
+        self.cfg_mut().read_size = n.max(1);
     }
 
     pub(crate) fn read_size(&self) -> usize {
-        self.read_size
+        self.cfg().read_size
+    }
+
+    /// The settings in force.
+    #[inline]
+    fn cfg(&self) -> &Config {
+        self.config.as_deref().unwrap_or(&DEFAULT_CONFIG)
+    }
+
+    /// The settings, made explicit (boxed) on first change.
+    fn cfg_mut(&mut self) -> &mut Config {
+        self.config.get_or_insert_with(|| Box::new(DEFAULT_CONFIG))
     }
 
     /// 0 restores the default: no bound.
     pub(crate) fn set_max_single_write(&mut self, n: usize) {
-        self.max_single_write = if n == 0 { usize::MAX } else { n };
+        self.cfg_mut().max_single_write = if n == 0 { usize::MAX } else { n };
     }
 
     pub(crate) fn max_single_write(&self) -> usize {
-        self.max_single_write
+        self.cfg().max_single_write
     }
 
     pub(crate) fn set_max_input(&mut self, n: usize) {
-        self.max_input = n.max(1);
+        self.cfg_mut().max_input = n.max(1);
     }
 
     pub(crate) fn set_max_output(&mut self, n: usize) {
-        self.max_output = n.max(1);
+        self.cfg_mut().max_output = n.max(1);
     }
 
     pub(crate) fn set_limiter(&mut self, limiter: Option<Box<dyn Limiter>>) {
@@ -310,12 +340,14 @@ impl Core {
 
     /// The read high watermark in force (the default bound if unset).
     pub(crate) fn read_high(&self) -> usize {
-        self.wm.read.high_or(self.max_input)
+        let c = self.cfg();
+        c.wm.read.high_or(c.max_input)
     }
 
     /// The write high watermark in force (the default bound if unset).
     pub(crate) fn write_high(&self) -> usize {
-        self.wm.write.high_or(self.max_output)
+        let c = self.cfg();
+        c.wm.write.high_or(c.max_output)
     }
 
     /// Whether the input is at or above the read high watermark in force.
@@ -386,7 +418,7 @@ impl Core {
     /// cut down by the limits. 0 suspends reading until the retry instant
     /// kept for [`read_wakeup`](Self::read_wakeup).
     pub(crate) fn read_quota(&mut self, want: usize, now: Instant) -> usize {
-        let want = want.min(self.read_size);
+        let want = want.min(self.cfg().read_size);
         let Some(l) = self.limits.as_mut() else {
             return want;
         };
@@ -420,7 +452,7 @@ impl Core {
         }
         self.stats.bytes_in += n as u64;
         self.restart_timeouts(Dir::READ, now);
-        if self.enabled.contains(Dir::READ) && self.input.len() >= self.wm.read.low {
+        if self.enabled.contains(Dir::READ) && self.input.len() >= self.cfg().wm.read.low {
             self.pending.read = true;
         }
     }
@@ -454,14 +486,14 @@ impl Core {
     /// input reaches the low watermark, or regardless with
     /// `ignore_watermarks` (statement 50).
     pub(crate) fn trigger_read(&mut self, ignore_watermarks: bool) {
-        if ignore_watermarks || self.input.len() >= self.wm.read.low {
+        if ignore_watermarks || self.input.len() >= self.cfg().wm.read.low {
             self.pending.read = true;
         }
     }
 
     /// `bufferevent_trigger(EV_WRITE)`.
     pub(crate) fn trigger_write(&mut self, ignore_watermarks: bool) {
-        if ignore_watermarks || self.output.len() <= self.wm.write.low {
+        if ignore_watermarks || self.output.len() <= self.cfg().wm.write.low {
             self.pending.write = true;
         }
     }
@@ -499,7 +531,7 @@ impl Core {
     /// until the retry instant kept for [`write_wakeup`](Self::write_wakeup).
     /// The filter backend calls it directly; it checks no other state.
     pub(crate) fn write_quota(&mut self, want: usize, now: Instant) -> usize {
-        let want = want.min(self.max_single_write);
+        let want = want.min(self.cfg().max_single_write);
         let Some(l) = self.limits.as_mut() else {
             return want;
         };
@@ -529,7 +561,7 @@ impl Core {
         if self.output.is_empty() {
             self.forced = false;
         }
-        if self.enabled.contains(Dir::WRITE) && self.output.len() <= self.wm.write.low {
+        if self.enabled.contains(Dir::WRITE) && self.output.len() <= self.cfg().wm.write.low {
             self.pending.write = true;
         }
     }
