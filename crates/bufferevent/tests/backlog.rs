@@ -59,6 +59,8 @@ struct Seen {
     under_input: AtomicUsize,
     under_output: AtomicUsize,
     read: AtomicUsize,
+    /// The statistics at the last read callback.
+    stats: std::sync::Mutex<Option<bufferevent::Stats>>,
 }
 
 impl Seen {
@@ -83,6 +85,7 @@ fn naive_echo(seen: Arc<Seen>) -> Callbacks {
             seen.read.fetch_add(n, Ordering::Relaxed);
             let _ = bev.write_buffer(&mut all);
             seen.record(bev);
+            *seen.stats.lock().unwrap() = Some(bev.stats());
         })
         .on_event(|bev, what| {
             if what.intersects(Events::EOF | Events::ERROR | Events::TIMEOUT) {
@@ -148,6 +151,24 @@ async fn check(mut bev: BufferEvent, mut client: TcpStream, factor: usize) {
     // reading as its output drains).
     let mut back = vec![0u8; (1 << 20) * factor];
     within(30, client.read_exact(&mut back)).await.unwrap();
+    // The pause shows in the statistics seen by a read callback after it
+    // (the flood ended after 500 ms without progress, all of it paused).
+    let st = within(10, async {
+        loop {
+            if let Some(st) = *seen.stats.lock().unwrap() {
+                if st.output_full > Duration::ZERO {
+                    return st;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    assert!(st.output_full >= Duration::from_millis(100), "{st:?}");
+    assert!(
+        st.max_output <= DEFAULT_MAX_OUTPUT + DEFAULT_MAX_INPUT,
+        "{st:?}"
+    );
     if factor == 1 {
         check_pattern(&back, 1 << 20);
     } else {
