@@ -618,11 +618,7 @@ impl BufferEvent {
         for _ in 0..4 {
             let now = self.core.clock(now);
             progress |= self.backend.poll_read(&mut self.core, cx, now);
-            let pending = self.output_pending();
-            let before = self.core.peek_events();
-            let below = self.backend.lower_suspended();
-            self.core.check_timers(now, pending, below);
-            progress |= self.core.peek_events() != before;
+            progress |= self.check_timers(now);
             if !poll_timer(&mut self.read_timer, self.core.read_wakeup(), cx) {
                 break;
             }
@@ -641,17 +637,27 @@ impl BufferEvent {
         for _ in 0..4 {
             let now = self.core.clock(now);
             progress |= self.backend.poll_write(&mut self.core, cx, now);
-            let pending = self.output_pending();
-            let before = self.core.peek_events();
-            let below = self.backend.lower_suspended();
-            self.core.check_timers(now, pending, below);
-            progress |= self.core.peek_events() != before;
+            progress |= self.check_timers(now);
             if !poll_timer(&mut self.write_timer, self.core.write_wakeup(), cx) {
                 break;
             }
         }
         // (the statistics are tracked on the read side, polled as often)
         progress
+    }
+
+    /// Fires expired timeouts; whether any fired. Asks the layers below
+    /// nothing when no timeout is set.
+    #[inline]
+    fn check_timers(&mut self, now: Instant) -> bool {
+        if !self.core.has_timeouts() {
+            return false;
+        }
+        let pending = self.output_pending();
+        let before = self.core.peek_events();
+        let below = self.backend.lower_suspended();
+        self.core.check_timers(now, pending, below);
+        self.core.peek_events() != before
     }
 
     /// Applies queued handle commands while the output has room.

@@ -207,6 +207,12 @@ impl Core {
         self.timeouts.as_ref().map_or((None, None), |t| t.get())
     }
 
+    /// Whether a timeout is set.
+    #[inline]
+    pub(crate) fn has_timeouts(&self) -> bool {
+        self.timeouts.is_some()
+    }
+
     fn restart_timeouts(&mut self, dir: Dir, now: Instant) {
         if let Some(t) = self.timeouts.as_mut() {
             t.restart(dir, now);
