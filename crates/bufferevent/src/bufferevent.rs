@@ -23,9 +23,55 @@ use crate::face::handle::{Command, COMMAND_QUEUE};
 use crate::{Dir, Error, Events, FlushMode, Handle, Limiter, Options, Watermark};
 
 /// The clock every driver uses: tokio's, so that tests with a paused clock
-/// control timeouts.
+/// control timeouts. Inside [`with_clock_cache`] it is read at most once.
 pub(crate) fn now() -> Instant {
-    tokio::time::Instant::now().into_std()
+    CLOCK_CACHE.with(|c| match c.get() {
+        ClockCache::Off => tokio::time::Instant::now().into_std(),
+        ClockCache::Empty => {
+            let t = tokio::time::Instant::now().into_std();
+            c.set(ClockCache::Read(t));
+            t
+        }
+        ClockCache::Read(t) => t,
+    })
+}
+
+/// libevent's `tv_cache`: one clock reading per driver poll.
+#[derive(Clone, Copy)]
+enum ClockCache {
+    /// Not inside a driver poll: every `now()` reads the clock.
+    Off,
+    /// Inside one, not read yet.
+    Empty,
+    /// Inside one, read at this instant.
+    Read(Instant),
+}
+
+thread_local! {
+    static CLOCK_CACHE: std::cell::Cell<ClockCache> = const { std::cell::Cell::new(ClockCache::Off) };
+}
+
+/// Held for one driver poll: the clock is read at most once, lazily (not
+/// at all if nothing needs the time), what libevent's event loop does with
+/// its cached time. Nests (an inner poll uses the outer reading).
+pub(crate) struct ClockScope(ClockCache);
+
+impl ClockScope {
+    pub(crate) fn enter() -> Self {
+        ClockScope(CLOCK_CACHE.with(|c| {
+            let prev = c.get();
+            if let ClockCache::Off = prev {
+                c.set(ClockCache::Empty);
+            }
+            prev
+        }))
+    }
+}
+
+impl Drop for ClockScope {
+    fn drop(&mut self) {
+        CLOCK_CACHE.with(|c| c.set(self.0));
+    }
 }
 
 /// A buffered, event-driven connection end (libevent's
@@ -572,11 +618,7 @@ impl BufferEvent {
         for _ in 0..4 {
             let now = self.core.clock(now);
             progress |= self.backend.poll_read(&mut self.core, cx, now);
-            let pending = self.output_pending();
-            let before = self.core.peek_events();
-            let below = self.backend.lower_suspended();
-            self.core.check_timers(now, pending, below);
-            progress |= self.core.peek_events() != before;
+            progress |= self.check_timers(now);
             if !poll_timer(&mut self.read_timer, self.core.read_wakeup(), cx) {
                 break;
             }
@@ -595,17 +637,27 @@ impl BufferEvent {
         for _ in 0..4 {
             let now = self.core.clock(now);
             progress |= self.backend.poll_write(&mut self.core, cx, now);
-            let pending = self.output_pending();
-            let before = self.core.peek_events();
-            let below = self.backend.lower_suspended();
-            self.core.check_timers(now, pending, below);
-            progress |= self.core.peek_events() != before;
+            progress |= self.check_timers(now);
             if !poll_timer(&mut self.write_timer, self.core.write_wakeup(), cx) {
                 break;
             }
         }
-        self.core.track(now);
+        // (the statistics are tracked on the read side, polled as often)
         progress
+    }
+
+    /// Fires expired timeouts; whether any fired. Asks the layers below
+    /// nothing when no timeout is set.
+    #[inline]
+    fn check_timers(&mut self, now: Instant) -> bool {
+        if !self.core.has_timeouts() {
+            return false;
+        }
+        let pending = self.output_pending();
+        let before = self.core.peek_events();
+        let below = self.backend.lower_suspended();
+        self.core.check_timers(now, pending, below);
+        self.core.peek_events() != before
     }
 
     /// Applies queued handle commands while the output has room.
@@ -703,13 +755,21 @@ fn poll_timer(
     cx: &mut Context<'_>,
 ) -> bool {
     let Some(at) = deadline else {
-        *slot = None;
+        if slot.is_some() {
+            *slot = None;
+        }
         return false;
     };
     let at = tokio::time::Instant::from_std(at);
     match slot {
         Some(s) => {
-            if s.deadline() != at {
+            // A deadline that only moved later (a timeout restarted by
+            // progress, every message) keeps the earlier timer: when that
+            // fires, the caller finds nothing expired and it is re-armed
+            // here for the real deadline. So the timer wheel is touched
+            // once per timeout period, not once per message.
+            let current = s.deadline();
+            if current > at || (current != at && s.is_elapsed()) {
                 s.as_mut().reset(at);
             }
         }
@@ -717,4 +777,29 @@ fn poll_timer(
     }
     slot.as_mut()
         .is_some_and(|s| s.as_mut().poll(cx).is_ready())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_clock_is_read_once_per_driver_poll() {
+        let outside = now();
+        std::thread::sleep(Duration::from_millis(2));
+        {
+            let _poll = ClockScope::enter();
+            let a = now();
+            assert!(a > outside);
+            std::thread::sleep(Duration::from_millis(2));
+            {
+                let _inner = ClockScope::enter();
+                assert_eq!(now(), a, "a nested poll uses the outer reading");
+            }
+            assert_eq!(now(), a);
+        }
+        let after = now();
+        std::thread::sleep(Duration::from_millis(2));
+        assert!(now() > after, "outside a poll every call reads the clock");
+    }
 }

@@ -59,6 +59,8 @@ struct Seen {
     under_input: AtomicUsize,
     under_output: AtomicUsize,
     read: AtomicUsize,
+    /// The statistics at the last read callback.
+    stats: std::sync::Mutex<Option<bufferevent::Stats>>,
 }
 
 impl Seen {
@@ -83,6 +85,7 @@ fn naive_echo(seen: Arc<Seen>) -> Callbacks {
             seen.read.fetch_add(n, Ordering::Relaxed);
             let _ = bev.write_buffer(&mut all);
             seen.record(bev);
+            *seen.stats.lock().unwrap() = Some(bev.stats());
         })
         .on_event(|bev, what| {
             if what.intersects(Events::EOF | Events::ERROR | Events::TIMEOUT) {
@@ -148,6 +151,24 @@ async fn check(mut bev: BufferEvent, mut client: TcpStream, factor: usize) {
     // reading as its output drains).
     let mut back = vec![0u8; (1 << 20) * factor];
     within(30, client.read_exact(&mut back)).await.unwrap();
+    // The pause shows in the statistics seen by a read callback after it
+    // (the flood ended after 500 ms without progress, all of it paused).
+    let st = within(10, async {
+        loop {
+            if let Some(st) = *seen.stats.lock().unwrap() {
+                if st.output_full > Duration::ZERO {
+                    return st;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    assert!(st.output_full >= Duration::from_millis(100), "{st:?}");
+    assert!(
+        st.max_output <= DEFAULT_MAX_OUTPUT + DEFAULT_MAX_INPUT,
+        "{st:?}"
+    );
     if factor == 1 {
         check_pattern(&back, 1 << 20);
     } else {
@@ -156,6 +177,46 @@ async fn check(mut bev: BufferEvent, mut client: TcpStream, factor: usize) {
     }
     drop(client);
     let _ = within(30, server).await.unwrap();
+}
+
+/// The async face written the obvious way: read, then `write_all` what was
+/// read. Its `poll_write` waits while the output is at its bound, so the
+/// loop stops reading by itself.
+async fn naive_async_echo(mut bev: BufferEvent, seen: Arc<Seen>) {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match AsyncReadExt::read(&mut bev, &mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        seen.read.fetch_add(n, Ordering::Relaxed);
+        if bev.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+        seen.record(&bev);
+    }
+}
+
+/// [`check`] for the async face.
+async fn check_async(bev: BufferEvent, mut client: TcpStream) {
+    let seen = Arc::new(Seen::default());
+    let server = tokio::spawn(naive_async_echo(bev, seen.clone()));
+    let before = rss();
+    let sent = within(60, flood_until_blocked(&mut client)).await;
+    let grown = rss().saturating_sub(before);
+    let read = seen.read.load(Ordering::Relaxed);
+    eprintln!(
+        "async face: sent {sent}, server read {read}, RSS +{grown}, max output {}",
+        seen.output.load(Ordering::Relaxed)
+    );
+    assert!(seen.output.load(Ordering::Relaxed) <= DEFAULT_MAX_OUTPUT);
+    assert!(read < 64 << 20, "server read {read} bytes");
+    assert!(grown < 48 << 20, "RSS grew by {grown} bytes");
+    let mut back = vec![0u8; 1 << 20];
+    within(30, client.read_exact(&mut back)).await.unwrap();
+    check_pattern(&back, 1 << 20);
+    drop(client);
+    within(30, server).await.unwrap();
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -173,4 +234,12 @@ async fn naive_echo_is_bounded_against_a_peer_that_never_reads() {
     let sock = BufferEvent::socket(server, Options::CLOSE_ON_FREE);
     let bev = BufferEvent::filter(sock, PassThrough, doubler, Options::CLOSE_ON_FREE);
     check(bev, client, 2).await;
+
+    // The async face, plain and through a filter.
+    let (client, server) = tcp_pair().await;
+    check_async(BufferEvent::socket(server, Options::CLOSE_ON_FREE), client).await;
+    let (client, server) = tcp_pair().await;
+    let sock = BufferEvent::socket(server, Options::CLOSE_ON_FREE);
+    let bev = BufferEvent::filter(sock, PassThrough, PassThrough, Options::CLOSE_ON_FREE);
+    check_async(bev, client).await;
 }

@@ -473,8 +473,7 @@ impl Backend for FilterBackend {
             && self.under.core.input.is_empty()
         {
             // Quiet (the socket below gave its own buffers back already).
-            core.input.release_spare();
-            core.output.release_spare();
+            core.shed_buffers();
         }
         progress
     }

@@ -46,7 +46,17 @@ impl<S> SocketBackend<S>
 where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
+    #[inline]
     fn poll_connect(&mut self, core: &mut Core, cx: &mut Context<'_>, now: Instant) -> bool {
+        if matches!(self.state, State::Connecting(_)) {
+            self.poll_connecting(core, cx, now)
+        } else {
+            false
+        }
+    }
+
+    #[cold]
+    fn poll_connecting(&mut self, core: &mut Core, cx: &mut Context<'_>, now: Instant) -> bool {
         let State::Connecting(fut) = &mut self.state else {
             return false;
         };
@@ -133,13 +143,10 @@ where
             match stop {
                 None => {}
                 Some(Ok(false)) => {
-                    if core.input.is_empty() && core.output.is_empty() {
-                        // Quiet: give the read and write buffers' spare
-                        // allocations back (libevent frees a chain once it
-                        // is drained); an idle connection holds none.
-                        core.input.release_spare();
-                        core.output.release_spare();
-                    }
+                    // Quiet: give back what the read and write buffers
+                    // hold (libevent frees a chain once it is drained); an
+                    // idle connection holds no buffer memory.
+                    core.shed_buffers();
                     break;
                 }
                 Some(Ok(true)) => {

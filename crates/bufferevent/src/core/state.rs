@@ -73,16 +73,14 @@ pub(crate) struct Core {
     pub(crate) output: EvBuffer,
     enabled: Dir,
     suspend: Suspend,
-    wm: Watermarks,
+    /// Watermarks and sizes; `None` while all are at their defaults.
+    config: Option<Box<Config>>,
     /// The timeouts; `None` until one is set, so that a connection without
     /// timeouts pays neither the memory nor a clock read per message.
     timeouts: Option<Box<Timeouts>>,
     pending: Pending,
     /// The error of the last `ERROR` event (boxed: rare, and large).
     error: Option<Box<Error>>,
-    read_size: usize,
-    max_input: usize,
-    max_output: usize,
     read_half: HalfState,
     write_half: HalfState,
     /// `flush(Finished)` was asked: shut the write side once output drains.
@@ -90,17 +88,39 @@ pub(crate) struct Core {
     /// `flush(Flush|Finished)` was asked: write even while disabled, until
     /// the output drains.
     forced: bool,
-    /// Largest single write (`bufferevent_set_max_single_write`); the
-    /// largest single read is `read_size`.
-    max_single_write: usize,
     /// Rate limits and the custom limiter with their retry instants;
     /// `None` until one is set (nothing to pay for when unused).
     limits: Option<Box<LimitState>>,
-    /// The last clock reading (what `now` is when no timeout or limit needs
-    /// a fresh one).
-    clock: Instant,
     pub(crate) stats: Counters,
 }
+
+/// Watermarks and sizes, kept out of line: most bufferevents never change
+/// them, and a connection should not pay for settings it does not use.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Config {
+    wm: Watermarks,
+    read_size: usize,
+    max_input: usize,
+    max_output: usize,
+    /// Largest single write (`bufferevent_set_max_single_write`); the
+    /// largest single read is `read_size`.
+    max_single_write: usize,
+}
+
+/// What a bufferevent without settings uses.
+static DEFAULT_CONFIG: Config = Config {
+    wm: Watermarks {
+        read: Watermark { low: 0, high: 0 },
+        write: Watermark { low: 0, high: 0 },
+    },
+    read_size: DEFAULT_READ_SIZE,
+    max_input: DEFAULT_MAX_INPUT,
+    max_output: DEFAULT_MAX_OUTPUT,
+    max_single_write: usize::MAX,
+};
+
+/// The instant handed out when nothing depends on the time.
+static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
 
 /// The limits and when each suspended direction may retry.
 #[derive(Default)]
@@ -124,20 +144,15 @@ impl Core {
             output: EvBuffer::new(),
             enabled: Dir::WRITE,
             suspend: Suspend::default(),
-            wm: Watermarks::default(),
+            config: None,
             timeouts: None,
             pending: Pending::default(),
             error: None,
-            read_size: DEFAULT_READ_SIZE,
-            max_input: DEFAULT_MAX_INPUT,
-            max_output: DEFAULT_MAX_OUTPUT,
             read_half: HalfState::Open,
             write_half: HalfState::Open,
             finishing: false,
             forced: false,
-            max_single_write: usize::MAX,
             limits: None,
-            clock: Instant::now(),
             stats: Counters::default(),
         }
     }
@@ -168,11 +183,14 @@ impl Core {
     }
 
     pub(crate) fn set_watermark(&mut self, dir: Dir, low: usize, high: usize) -> Result<(), Error> {
-        self.wm.set(dir, low, high)
+        if self.config.is_none() && low == 0 && high == 0 {
+            return Ok(());
+        }
+        self.cfg_mut().wm.set(dir, low, high)
     }
 
     pub(crate) fn watermark(&self, dir: Dir) -> Result<Watermark, Error> {
-        self.wm.get(dir)
+        self.cfg().wm.get(dir)
     }
 
     pub(crate) fn set_timeouts(&mut self, read: Option<Duration>, write: Option<Duration>) {
@@ -187,6 +205,12 @@ impl Core {
 
     pub(crate) fn timeouts(&self) -> (Option<Duration>, Option<Duration>) {
         self.timeouts.as_ref().map_or((None, None), |t| t.get())
+    }
+
+    /// Whether a timeout is set.
+    #[inline]
+    pub(crate) fn has_timeouts(&self) -> bool {
+        self.timeouts.is_some()
     }
 
     fn restart_timeouts(&mut self, dir: Dir, now: Instant) {
@@ -206,34 +230,46 @@ impl Core {
     /// last reading (which nothing then depends on).
     pub(crate) fn clock(&mut self, read: impl FnOnce() -> Instant) -> Instant {
         if self.needs_clock() {
-            self.clock = read();
+            read()
+        } else {
+            *EPOCH.get_or_init(Instant::now)
         }
-        self.clock
     }
 
     pub(crate) fn set_read_size(&mut self, n: usize) {
-        self.read_size = n.max(1);
+        self.cfg_mut().read_size = n.max(1);
     }
 
     pub(crate) fn read_size(&self) -> usize {
-        self.read_size
+        self.cfg().read_size
+    }
+
+    /// The settings in force.
+    #[inline]
+    fn cfg(&self) -> &Config {
+        self.config.as_deref().unwrap_or(&DEFAULT_CONFIG)
+    }
+
+    /// The settings, made explicit (boxed) on first change.
+    fn cfg_mut(&mut self) -> &mut Config {
+        self.config.get_or_insert_with(|| Box::new(DEFAULT_CONFIG))
     }
 
     /// 0 restores the default: no bound.
     pub(crate) fn set_max_single_write(&mut self, n: usize) {
-        self.max_single_write = if n == 0 { usize::MAX } else { n };
+        self.cfg_mut().max_single_write = if n == 0 { usize::MAX } else { n };
     }
 
     pub(crate) fn max_single_write(&self) -> usize {
-        self.max_single_write
+        self.cfg().max_single_write
     }
 
     pub(crate) fn set_max_input(&mut self, n: usize) {
-        self.max_input = n.max(1);
+        self.cfg_mut().max_input = n.max(1);
     }
 
     pub(crate) fn set_max_output(&mut self, n: usize) {
-        self.max_output = n.max(1);
+        self.cfg_mut().max_output = n.max(1);
     }
 
     pub(crate) fn set_limiter(&mut self, limiter: Option<Box<dyn Limiter>>) {
@@ -310,12 +346,14 @@ impl Core {
 
     /// The read high watermark in force (the default bound if unset).
     pub(crate) fn read_high(&self) -> usize {
-        self.wm.read.high_or(self.max_input)
+        let c = self.cfg();
+        c.wm.read.high_or(c.max_input)
     }
 
     /// The write high watermark in force (the default bound if unset).
     pub(crate) fn write_high(&self) -> usize {
-        self.wm.write.high_or(self.max_output)
+        let c = self.cfg();
+        c.wm.write.high_or(c.max_output)
     }
 
     /// Whether the input is at or above the read high watermark in force.
@@ -386,7 +424,7 @@ impl Core {
     /// cut down by the limits. 0 suspends reading until the retry instant
     /// kept for [`read_wakeup`](Self::read_wakeup).
     pub(crate) fn read_quota(&mut self, want: usize, now: Instant) -> usize {
-        let want = want.min(self.read_size);
+        let want = want.min(self.cfg().read_size);
         let Some(l) = self.limits.as_mut() else {
             return want;
         };
@@ -420,7 +458,7 @@ impl Core {
         }
         self.stats.bytes_in += n as u64;
         self.restart_timeouts(Dir::READ, now);
-        if self.enabled.contains(Dir::READ) && self.input.len() >= self.wm.read.low {
+        if self.enabled.contains(Dir::READ) && self.input.len() >= self.cfg().wm.read.low {
             self.pending.read = true;
         }
     }
@@ -454,14 +492,14 @@ impl Core {
     /// input reaches the low watermark, or regardless with
     /// `ignore_watermarks` (statement 50).
     pub(crate) fn trigger_read(&mut self, ignore_watermarks: bool) {
-        if ignore_watermarks || self.input.len() >= self.wm.read.low {
+        if ignore_watermarks || self.input.len() >= self.cfg().wm.read.low {
             self.pending.read = true;
         }
     }
 
     /// `bufferevent_trigger(EV_WRITE)`.
     pub(crate) fn trigger_write(&mut self, ignore_watermarks: bool) {
-        if ignore_watermarks || self.output.len() <= self.wm.write.low {
+        if ignore_watermarks || self.output.len() <= self.cfg().wm.write.low {
             self.pending.write = true;
         }
     }
@@ -499,7 +537,7 @@ impl Core {
     /// until the retry instant kept for [`write_wakeup`](Self::write_wakeup).
     /// The filter backend calls it directly; it checks no other state.
     pub(crate) fn write_quota(&mut self, want: usize, now: Instant) -> usize {
-        let want = want.min(self.max_single_write);
+        let want = want.min(self.cfg().max_single_write);
         let Some(l) = self.limits.as_mut() else {
             return want;
         };
@@ -529,7 +567,7 @@ impl Core {
         if self.output.is_empty() {
             self.forced = false;
         }
-        if self.enabled.contains(Dir::WRITE) && self.output.len() <= self.wm.write.low {
+        if self.enabled.contains(Dir::WRITE) && self.output.len() <= self.cfg().wm.write.low {
             self.pending.write = true;
         }
     }
@@ -735,6 +773,7 @@ impl Core {
     /// Updates the statistics' pause timers and largest backlog after a
     /// drive step; reads the clock (`read`) only when a pause starts or
     /// ends.
+    #[inline]
     pub(crate) fn track(&mut self, read: impl FnOnce() -> Instant) {
         let mut paused = 0;
         if self.enabled.contains(Dir::READ) && self.read_half == HalfState::Open {
@@ -831,11 +870,75 @@ pub(crate) fn unfrozen<R>(
     r
 }
 
+/// Gives back everything an empty buffer still holds (spare allocations,
+/// the chunk list's capacity) by replacing it with a fresh one of the same
+/// chunk policy and freeze state: what a quiet connection keeps is then only
+/// the buffer itself. A buffer with change callbacks (or deferred callbacks
+/// turned on) only releases its spares. A fresh buffer starts a new
+/// generation, so a [`evbuffer::Ptr`] into the old one is seen as stale.
+pub(crate) fn shed(buf: &mut EvBuffer) {
+    if !buf.is_empty() {
+        return;
+    }
+    if buf.cb_count() != 0 || buf.deferred_callbacks() {
+        buf.release_spare();
+        return;
+    }
+    let front = buf.is_frozen(evbuffer::End::Front);
+    let back = buf.is_frozen(evbuffer::End::Back);
+    *buf = EvBuffer::with_chunk_policy(buf.chunk_policy());
+    if front {
+        buf.freeze(evbuffer::End::Front);
+    }
+    if back {
+        buf.freeze(evbuffer::End::Back);
+    }
+}
+
 impl Core {
+    /// Both buffers are empty and the transport has nothing for now: give
+    /// back everything they hold ([`shed`]), as libevent frees a chain once
+    /// it is drained. Measured on N1 (64 connections ping-ponging) this
+    /// costs about 1% of the server's CPU per message (a free and a regrow
+    /// of the chunk lists per message) and saves about 1 KB per idle
+    /// connection against releasing the spare chunks only.
+    pub(crate) fn shed_buffers(&mut self) {
+        if self.input.is_empty() && self.output.is_empty() {
+            shed(&mut self.input);
+            shed(&mut self.output);
+        }
+    }
+
     /// Freezes the input's back and the output's front (socket and pair
     /// bufferevents: statement 52).
     pub(crate) fn freeze_transport_ends(&mut self) {
         self.input.freeze(evbuffer::End::Back);
         self.output.freeze(evbuffer::End::Front);
+    }
+}
+
+#[cfg(test)]
+mod shed_tests {
+    use super::*;
+    use evbuffer::{ChunkPolicy, End};
+
+    #[test]
+    fn shedding_keeps_policy_freezes_and_callbacks() {
+        let policy = ChunkPolicy::new().with_keep_spare(false);
+        let mut b = EvBuffer::with_chunk_policy(policy);
+        b.add(b"0123456789").unwrap();
+        b.freeze(End::Back);
+        // not empty: untouched
+        shed(&mut b);
+        assert_eq!(b.len(), 10);
+        b.drain(10).unwrap();
+        shed(&mut b);
+        assert!(b.is_frozen(End::Back) && !b.is_frozen(End::Front));
+        assert_eq!(b.chunk_policy(), policy);
+        // a buffer with a change callback is kept (only its spares go)
+        let mut c = EvBuffer::new();
+        let id = c.add_cb(|_| {});
+        shed(&mut c);
+        assert!(c.remove_cb(id).is_ok());
     }
 }

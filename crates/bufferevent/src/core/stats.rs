@@ -118,6 +118,7 @@ const BITS: [u8; 3] = [PAUSE_INPUT, PAUSE_OUTPUT, PAUSE_RATE];
 impl Counters {
     /// The pauses now in force are `now_paused`; reads the clock only if
     /// that differs from the last call.
+    #[inline]
     pub(crate) fn track(&mut self, now_paused: u8, read: impl FnOnce() -> Instant) {
         if now_paused == self.pauses {
             return;
@@ -165,6 +166,7 @@ impl Counters {
     }
 
     /// Notes the output's size.
+    #[inline]
     pub(crate) fn output_len(&mut self, n: usize) {
         if n > self.max_output {
             self.max_output = n;

@@ -79,6 +79,7 @@ impl AsyncRead for BufferEvent {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
+        let _clock = crate::bufferevent::ClockScope::enter();
         let this = self.get_mut();
         // Commands from handles are applied by whichever side is polled, and
         // the read side then sends what they wrote until it is out: a task
@@ -126,6 +127,7 @@ impl AsyncWrite for BufferEvent {
         cx: &mut Context<'_>,
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
+        let _clock = crate::bufferevent::ClockScope::enter();
         let this = self.get_mut();
         if this.core.write_half() == HalfState::Failed {
             return Poll::Ready(Err(take_io_error(this, io::ErrorKind::BrokenPipe)));
@@ -164,6 +166,7 @@ impl AsyncWrite for BufferEvent {
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let _clock = crate::bufferevent::ClockScope::enter();
         let this = self.get_mut();
         if !this.async_flushing {
             this.async_flushing = true;
@@ -182,6 +185,7 @@ impl AsyncWrite for BufferEvent {
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let _clock = crate::bufferevent::ClockScope::enter();
         let this = self.get_mut();
         if this.core.accepts_writes() {
             if let Err(e) = this.flush(FlushMode::Finished) {

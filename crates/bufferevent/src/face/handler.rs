@@ -213,6 +213,7 @@ impl BufferEvent {
         cx: &mut Context<'_>,
         handler: &mut H,
     ) -> Poll<Result<(), Error>> {
+        let _clock = crate::bufferevent::ClockScope::enter();
         match self.traced_span() {
             None => self.poll_run_inner(cx, handler),
             Some(span) => span.in_scope(|| self.poll_run_inner(cx, handler)),
@@ -252,15 +253,21 @@ impl BufferEvent {
             let mut progress = self.poll_commands(cx);
             progress |= self.poll_read_side(cx);
             progress |= self.poll_write_side(cx);
-            while let Some(cb) = self.core.take_callback() {
+            let ran = self.run_callbacks(handler);
+            if self.closed {
+                return Poll::Ready(());
+            }
+            if ran {
                 progress = true;
-                match cb {
-                    Callback::Read => handler.on_read(self),
-                    Callback::Write => handler.on_write(self),
-                    Callback::Event(what) => handler.on_event(self, what),
-                }
-                if self.closed {
-                    return Poll::Ready(());
+                if self.output_pending() {
+                    // What the callbacks wrote goes out in this round (a
+                    // ping-pong takes two rounds, not three), and the write
+                    // callback it makes due runs now too.
+                    self.poll_write_side(cx);
+                    self.run_callbacks(handler);
+                    if self.closed {
+                        return Poll::Ready(());
+                    }
                 }
             }
             if self.closing && self.is_write_finished() {
@@ -275,6 +282,24 @@ impl BufferEvent {
         }
         cx.waker().wake_by_ref();
         Poll::Pending
+    }
+
+    /// Runs the callbacks that are due, in libevent's order, until none is
+    /// or a callback closed the bufferevent. Returns whether any ran.
+    fn run_callbacks<H: Handler + ?Sized>(&mut self, handler: &mut H) -> bool {
+        let mut ran = false;
+        while let Some(cb) = self.core.take_callback() {
+            ran = true;
+            match cb {
+                Callback::Read => handler.on_read(self),
+                Callback::Write => handler.on_write(self),
+                Callback::Event(what) => handler.on_event(self, what),
+            }
+            if self.closed {
+                break;
+            }
+        }
+        ran
     }
 
     /// Drives a connecting bufferevent until its connect has finished
@@ -316,6 +341,7 @@ impl BufferEvent {
     }
 
     fn poll_connected(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), crate::Error>> {
+        let _clock = crate::bufferevent::ClockScope::enter();
         for _ in 0..ROUNDS_PER_POLL {
             let ev = self.core.peek_events();
             if ev.contains(Events::CONNECTED) {
