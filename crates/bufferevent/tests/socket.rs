@@ -69,7 +69,7 @@ async fn s41_read_high_watermark_pauses_reading_under_a_slow_reader() {
     within(120, async {
         loop {
             // slow: let the sender run ahead
-            if i % 16 == 0 {
+            if i.is_multiple_of(16) {
                 tokio::time::sleep(Duration::from_millis(1)).await;
             }
             i += 1;
