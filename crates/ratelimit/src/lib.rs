@@ -67,7 +67,6 @@
 //! # Ok::<(), ratelimit::ConfigError>(())
 //! ```
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
 
 mod bucket;
 mod config;

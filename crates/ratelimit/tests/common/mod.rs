@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use ratelimit::RateLimiter;
 
 /// One simulated connection.
-pub struct Sim {
+pub(crate) struct Sim {
     pub lim: RateLimiter,
     /// Whether it currently wants to read at all.
     pub wants: bool,
@@ -30,7 +30,7 @@ pub struct Sim {
 }
 
 impl Sim {
-    pub fn greedy(lim: RateLimiter) -> Self {
+    pub(crate) fn greedy(lim: RateLimiter) -> Self {
         Sim {
             lim,
             wants: true,
@@ -43,14 +43,14 @@ impl Sim {
         }
     }
 
-    pub fn slow(lim: RateLimiter, per_tick: u64) -> Self {
+    pub(crate) fn slow(lim: RateLimiter, per_tick: u64) -> Self {
         Sim {
             arrival_per_tick: Some(per_tick),
             ..Sim::greedy(lim)
         }
     }
 
-    pub fn reset(&mut self) {
+    pub(crate) fn reset(&mut self) {
         self.read = 0;
         self.min_grant = None;
         self.max_grant = 0;
@@ -61,7 +61,7 @@ impl Sim {
 /// Runs the members from `from` until `until` (exclusive) and returns the
 /// instant it stopped at. `tick` is the refill tick used to time arrivals
 /// and to advance when no limiter is waiting.
-pub fn run(
+pub(crate) fn run(
     sims: &mut [Sim],
     t0: Instant,
     tick: Duration,
@@ -128,14 +128,14 @@ fn tick_index(t0: Instant, tick: Duration, now: Instant) -> u64 {
 }
 
 /// Jain's fairness index: 1 when all equal, 1/n when one gets everything.
-pub fn jain(xs: &[f64]) -> f64 {
+pub(crate) fn jain(xs: &[f64]) -> f64 {
     let sum: f64 = xs.iter().sum();
     let squares: f64 = xs.iter().map(|x| x * x).sum();
     sum * sum / (xs.len() as f64 * squares)
 }
 
 /// `actual` within `tol` (a fraction) of `expected`.
-pub fn assert_within(actual: f64, expected: f64, tol: f64, what: &str) {
+pub(crate) fn assert_within(actual: f64, expected: f64, tol: f64, what: &str) {
     let err = (actual - expected).abs() / expected;
     assert!(
         err <= tol,
