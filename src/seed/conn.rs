@@ -259,6 +259,8 @@ impl Summary {
 /// The one line logged per closed connection, with what the server
 /// counted; the bufferevent's own statistics are added here.
 fn log_closed(bev: &BufferEvent, s: &Summary) {
+    let own = bev.stats();
+    let wire = bev.underlying().map_or(own, BufferEvent::stats);
     let client = s.client.map(|c| c.to_string()).unwrap_or_else(|| {
         if s.proxy_local {
             "proxy-local".to_owned()
@@ -275,6 +277,14 @@ fn log_closed(bev: &BufferEvent, s: &Summary) {
         replies = s.replies,
         bytes_out = s.bytes_out,
         pending_out = bev.output().len(),
+        // The transport's own figures (bytes on the wire, the largest
+        // backlog, time paused at the bounds or by rate limits).
+        wire_in = wire.bytes_in,
+        wire_out = wire.bytes_out,
+        max_backlog = wire.max_output.max(own.max_output),
+        input_full_ms = (wire.input_full + own.input_full).as_millis() as u64,
+        output_full_ms = (wire.output_full + own.output_full).as_millis() as u64,
+        rate_limited_ms = (wire.rate_limited + own.rate_limited).as_millis() as u64,
         duration_ms = s.started.elapsed().as_millis() as u64,
         reason = %s.ended,
         "connection closed"
