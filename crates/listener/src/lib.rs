@@ -67,7 +67,6 @@
 //! }
 //! ```
 #![deny(unsafe_code)]
-#![warn(missing_docs)]
 
 mod accept;
 pub mod activation;
