@@ -119,7 +119,7 @@ pub struct BufferEvent {
     pub(crate) backend: Box<dyn Backend>,
     read_timer: Option<Pin<Box<Sleep>>>,
     write_timer: Option<Pin<Box<Sleep>>>,
-    pub(crate) commands: Option<(mpsc::Sender<Command>, mpsc::Receiver<Command>)>,
+    pub(crate) commands: Option<Box<Commands>>,
     options: Options,
     /// `close()` was called: the driver stops at once.
     pub(crate) closed: bool,
@@ -133,6 +133,28 @@ pub struct BufferEvent {
     /// Its tracing span, if enabled when it was made (boxed: nothing to pay
     /// for when tracing is off).
     traced: Option<Box<Traced>>,
+}
+
+/// The queue of a bufferevent's handles (made by the first
+/// [`BufferEvent::handle`], or by a pair).
+pub(crate) struct Commands {
+    pub(crate) tx: mpsc::Sender<Command>,
+    rx: mpsc::Receiver<Command>,
+    /// A write taken from the queue while the output was at its bound: it
+    /// waits here (and the commands behind it wait in the queue) until the
+    /// output has room.
+    stalled: Option<Bytes>,
+}
+
+impl Commands {
+    pub(crate) fn new() -> Box<Self> {
+        let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
+        Box::new(Commands {
+            tx,
+            rx,
+            stalled: None,
+        })
+    }
 }
 
 /// A bufferevent's span and what it was opened with.
@@ -596,10 +618,8 @@ impl BufferEvent {
     ///
     /// libevent: `BEV_OPT_THREADSAFE`, then calls from other threads.
     pub fn handle(&mut self) -> Handle {
-        let (tx, _) = self
-            .commands
-            .get_or_insert_with(|| mpsc::channel(COMMAND_QUEUE));
-        Handle::new(tx.clone())
+        let c = self.commands.get_or_insert_with(Commands::new);
+        Handle::new(c.tx.clone())
     }
 
     // ----- driving (crate-internal) ------------------------------------
@@ -660,23 +680,37 @@ impl BufferEvent {
         self.core.peek_events() != before
     }
 
-    /// Applies queued handle commands while the output has room.
+    /// Applies queued handle commands in order. A write waits while the
+    /// output is at its bound (and so do the commands queued behind it);
+    /// other commands are applied at once, so that a handle can still
+    /// close, inspect or reconfigure a bufferevent whose peer does not read.
     pub(crate) fn poll_commands(&mut self, cx: &mut Context<'_>) -> bool {
         let mut progress = false;
         loop {
-            if self.closed || self.core.output_full() {
+            if self.closed {
                 return progress;
             }
-            let Some((_, rx)) = self.commands.as_mut() else {
+            let full = self.core.output_full();
+            let Some(c) = self.commands.as_mut() else {
                 return progress;
             };
-            match rx.poll_recv(cx) {
-                Poll::Ready(Some(cmd)) => {
-                    progress = true;
-                    self.apply(cmd);
+            let cmd = if c.stalled.is_some() {
+                if full {
+                    return progress;
                 }
-                Poll::Ready(None) | Poll::Pending => return progress,
-            }
+                Command::Write(c.stalled.take().unwrap_or_default())
+            } else {
+                match c.rx.poll_recv(cx) {
+                    Poll::Ready(Some(Command::Write(data))) if full => {
+                        c.stalled = Some(data);
+                        return progress;
+                    }
+                    Poll::Ready(Some(cmd)) => cmd,
+                    Poll::Ready(None) | Poll::Pending => return progress,
+                }
+            };
+            progress = true;
+            self.apply(cmd);
         }
     }
 
@@ -702,7 +736,7 @@ impl BufferEvent {
     fn handles_alive(&self) -> bool {
         self.commands
             .as_ref()
-            .is_some_and(|(tx, _)| tx.strong_count() > 1)
+            .is_some_and(|c| c.tx.strong_count() > 1)
     }
 
     /// Whether nothing can ever happen again: no callback due, reading

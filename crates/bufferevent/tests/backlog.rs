@@ -122,10 +122,22 @@ fn doubler(
 async fn check(mut bev: BufferEvent, mut client: TcpStream, factor: usize) {
     let seen = Arc::new(Seen::default());
     bev.enable(Dir::READ | Dir::WRITE);
+    let handle = bev.handle();
     let server = tokio::spawn(bev.run(naive_echo(seen.clone())));
     let before = rss();
     let sent = within(60, flood_until_blocked(&mut client)).await;
     let grown = rss().saturating_sub(before);
+    // A handle still reaches the paused bufferevent (only writes wait for
+    // room), and its statistics count the pause that is running.
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    handle
+        .with(move |bev| {
+            let _ = tx.send(bev.stats());
+        })
+        .await
+        .unwrap();
+    let now = within(10, rx).await.unwrap();
+    assert!(now.output_full >= Duration::from_millis(100), "{now:?}");
     let read = seen.read.load(Ordering::Relaxed);
     eprintln!(
         "sent {sent}, server read {read}, RSS +{grown}, max input {} output {} under input {} output {}",

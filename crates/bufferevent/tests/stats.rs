@@ -98,3 +98,35 @@ async fn run_returns_the_connection_error() {
     assert_eq!(e.side(), Some(Side::Reading));
     assert_eq!(e.io_kind(), std::io::ErrorKind::ConnectionReset);
 }
+
+#[tokio::test(start_paused = true)]
+async fn time_held_back_by_a_rate_limit_is_counted() {
+    use bufferevent::{FlushMode, RateLimitConfig, Stats};
+    use std::sync::{Arc, Mutex};
+    // 1,000 bytes per 100 ms tick on the writer: 3,000 bytes wait for the
+    // bucket about two ticks (paused clock: exact and instant).
+    let (mut a, mut b) = BufferEvent::pair(Options::default());
+    let cfg =
+        RateLimitConfig::shared(1000, 1000, 1000, 1000, Some(Duration::from_millis(100))).unwrap();
+    a.set_rate_limit(Some(cfg));
+    a.write(&[5u8; 3000]).unwrap();
+    a.flush(FlushMode::Finished).unwrap();
+    b.enable(Dir::READ);
+    let seen: Arc<Mutex<Option<Stats>>> = Arc::default();
+    let sink = seen.clone();
+    let writer = tokio::spawn(a.run(Callbacks::new().on_write(move |bev| {
+        if bev.output().is_empty() {
+            *sink.lock().unwrap() = Some(bev.stats());
+        }
+    })));
+    let mut got = Vec::new();
+    within(10, b.read_to_end(&mut got)).await.unwrap();
+    assert_eq!(got.len(), 3000);
+    within(10, writer).await.unwrap().unwrap();
+    let st = seen
+        .lock()
+        .unwrap()
+        .expect("write callback with an empty output");
+    assert!(st.rate_limited >= Duration::from_millis(100), "{st:?}");
+    assert_eq!(st.bytes_out, 3000);
+}

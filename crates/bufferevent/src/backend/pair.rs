@@ -22,7 +22,7 @@ use tokio::sync::mpsc;
 
 use super::{Backend, Kind};
 use crate::core::state::{unfrozen, Core};
-use crate::face::handle::{Command, COMMAND_QUEUE};
+use crate::face::handle::Command;
 use crate::{BufferEvent, Error, FlushMode, Handle, Options, Side};
 use evbuffer::End;
 
@@ -271,14 +271,14 @@ impl BufferEvent {
     pub fn pair(options: Options) -> (BufferEvent, BufferEvent) {
         let ab = Arc::new(Mutex::new(Chan::default()));
         let ba = Arc::new(Mutex::new(Chan::default()));
-        let (txa, rxa) = mpsc::channel(COMMAND_QUEUE);
-        let (txb, rxb) = mpsc::channel(COMMAND_QUEUE);
+        let ca = crate::bufferevent::Commands::new();
+        let cb = crate::bufferevent::Commands::new();
         let options = options | Options::DEFER_CALLBACKS;
         let mut a = BufferEvent::from_backend(
             Box::new(PairBackend {
                 tx: ab.clone(),
                 rx: ba.clone(),
-                partner: txb.downgrade(),
+                partner: cb.tx.downgrade(),
             }),
             options,
         );
@@ -286,14 +286,14 @@ impl BufferEvent {
             Box::new(PairBackend {
                 tx: ba,
                 rx: ab,
-                partner: txa.downgrade(),
+                partner: ca.tx.downgrade(),
             }),
             options,
         );
         a.core.freeze_transport_ends();
         b.core.freeze_transport_ends();
-        a.commands = Some((txa, rxa));
-        b.commands = Some((txb, rxb));
+        a.commands = Some(ca);
+        b.commands = Some(cb);
         (a, b)
     }
 }

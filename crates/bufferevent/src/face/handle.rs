@@ -5,9 +5,12 @@
 //! (#200, #1361, #1750). Here a bufferevent belongs to the task driving it;
 //! a handle sends it commands over a bounded queue, which wakes the driver.
 //! No lock is held while a callback runs. The queue holds at most
-//! [`COMMAND_QUEUE`] commands, and the driver only takes more while the
-//! output is below its write high watermark, so a fast producer waits
-//! (backpressure) rather than growing memory without bound.
+//! [`COMMAND_QUEUE`] commands, and a queued write is only applied while the
+//! output is below its write high watermark (the commands behind it wait
+//! too, in order), so a fast producer waits (backpressure) rather than
+//! growing memory without bound. Other commands are applied at once even
+//! when the output is full: a handle can still close, inspect or reconfigure
+//! a bufferevent whose peer does not read.
 
 use std::fmt;
 
