@@ -249,6 +249,12 @@ struct Target {
     /// server or the load generator was the bottleneck.
     #[arg(long)]
     server_pid: Option<u32>,
+    /// n1: create this file once every connection is open, right before the
+    /// timed part (the driver script starts its busy loop then, so that a
+    /// slow connect phase on a shared core does not hit the server's read
+    /// timeout).
+    #[arg(long)]
+    ready_file: Option<PathBuf>,
 }
 
 impl Target {
@@ -588,6 +594,10 @@ async fn n1(t: &Target, conns: usize, messages: usize, size: usize) -> Res<Repor
         return Err(format!("--size must be 1..={MAX_SLICE}").into());
     }
     let streams = connect_all(t.addr(), conns).await?;
+    if let Some(path) = &t.ready_file {
+        std::fs::write(path, b"connected\n")
+            .map_err(|e| format!("--ready-file {}: {e}", path.display()))?;
+    }
     let cpu = CpuMeter::start(t.server_pid);
     let start = Instant::now();
     let tasks = streams
@@ -1651,6 +1661,7 @@ mod tests {
                 port,
                 timeout: 20,
                 server_pid: Some(std::process::id()),
+                ready_file: None,
             };
             let r = n1(&t, 2, 50, 100).await.unwrap();
             assert_eq!(r.get("msgs"), Some(100.0));
