@@ -13,7 +13,10 @@
 #          SCALE_CONNS (64 1000 4000 10000) connections; messages/s and server
 #          CPU per message at each count; three sides; draws the chart
 #   n2     N2 filter-echo streaming, 8 connections x N2_MIB MiB
-#   n3     N3 zlib echo, 4 connections x N3_MIB MiB (compression ratio too)
+#   n3     N3 zlib echo, 4 connections x N3_MIB MiB of 64 pattern bytes then
+#          64 bytes of text, repeated, deflated by the client with
+#          Z_SYNC_FLUSH after every 16 KiB (N3_DATA=words for the earlier
+#          data); the server's compression ratio and CPU per MB
 #   n4     N4 TLS echo: 8 connections x N4_MIB MiB and N4_HANDSHAKES (2,000)
 #          handshakes (8 in flight) with an ECDSA P-256 certificate, then the
 #          handshakes again with an RSA-2048 certificate
@@ -43,12 +46,16 @@
 # Repeats: n1, scale, n4 and n5 run --repeat rounds (default 3), alternating
 # the sides and rotating their order each round (ours, libevent, tokio; then
 # libevent, tokio, ours; ...); each figure is the best of the rounds for its
-# side (highest rate, lowest time, CPU, memory), taken per figure. n2, n3, n6
-# and sys run once. Every run is kept in OUT/runs.tsv.
+# side (highest rate, lowest time, CPU, memory), taken per figure. n3 too;
+# n2, n6 and sys run once. Every run is kept in OUT/runs.tsv.
 #
 # --shared: one busy loop (`timeout ... sh -c "while :; do :; done"`) pinned
 # to the server's core runs during each load run and is killed after it (any
-# real server shares its cores). The table says so in its header.
+# real server shares its cores). For n1 and scale it starts when netload has
+# opened its connections (netload --ready-file), so that the connect phase
+# (slow on a starved server with a 64-entry accept queue) cannot run into
+# the servers' 60 s read timeout; the whole-run CPU figure then includes an
+# unshared connect phase. The table says so in its header.
 #
 # CPU per message: `server CPU per message` is the server's CPU time (all its
 # threads, /proc/PID/task/*/schedstat, as netload reads it) over the timed
@@ -62,7 +69,7 @@
 # ping-pong, N6 3 s, SYS_MESSAGES 200). Single sizes: N1_MESSAGES,
 # SCALE_TOTAL, SCALE_CONNS, N2_MIB, N3_MIB, N4_MIB, N4_HANDSHAKES,
 # N5_IDLE_CONNS, N5_PP_CONNS (N5_CONNS is an older name for it), N6_SECS,
-# SYS_MESSAGES. NETLOAD_TIMEOUT bounds each load run (default 600 s);
+# SYS_MESSAGES, N3_DATA. NETLOAD_TIMEOUT bounds each load run (default 600 s);
 # NETBENCH_REV names the revision in the header (for a run from an exported
 # tree). RLIMIT_NOFILE's soft limit is raised to the hard limit (servers and
 # netload inherit it); scale skips counts the limit cannot hold.
@@ -120,7 +127,7 @@ else
     : "${N4_HANDSHAKES:=2000}" "${N5_IDLE_CONNS:=5000}" "${N5_PP_CONNS:=1000}" "${N6_SECS:=5}"
     : "${SYS_MESSAGES:=500}"
 fi
-: "${SCALE_CONNS:=64 1000 4000 10000}"
+: "${SCALE_CONNS:=64 1000 4000 10000}" "${N3_DATA:=halves}"
 : "${NETLOAD_TIMEOUT:=600}"
 LOAD_TIMEOUT=$NETLOAD_TIMEOUT
 
@@ -280,7 +287,7 @@ TICK=$(getconf CLK_TCK 2>/dev/null || echo 100)
 # F[SIDE.KEY]: runs failed.
 declare -A R N F
 printf 'key\tside\tround\tfield\tvalue\n' >"$OUT/runs.tsv"
-higher_better() { case "$1" in *_per_s|conns|server_conns|msgs|bytes|ratio_inv) return 0 ;; *) return 1 ;; esac; }
+higher_better() { case "$1" in *_per_s|conns|server_conns|msgs|bytes|compression) return 0 ;; *) return 1 ;; esac; }
 keep() { # SIDE KEY FIELD VALUE ROUND
     local k="$1.$2.$3" old=${R["$1.$2.$3"]:-}
     printf '%s\t%s\t%s\t%s\t%s\n' "$2" "$1" "$5" "$3" "$4" >>"$OUT/runs.tsv"
@@ -310,11 +317,26 @@ one_run() {
     fi
     local args=() a
     for a in "$@"; do args+=("${a//@CA@/$CA}"); done
-    hog_start
-    local t0 t1
+    # The busy loop: for n1, once netload has opened its connections (a slow
+    # connect phase on a shared core would otherwise run into the servers'
+    # 60 s read timeout with 10,000 connections); else from the start.
+    local ready=()
+    if [ "$SHARED" = 1 ] && [ "$wl" = n1 ]; then
+        rm -f "$OUT/$tag.ready"
+        ready=(--ready-file "$OUT/$tag.ready")
+    else
+        hog_start
+    fi
+    local t0 t1 lp
     t0=$(proc_ticks "$SERVER_PID")
-    if timeout $((LOAD_TIMEOUT + 30)) "${LOAD[@]}" "$EX/netload" "$wl" --port "$PORT" \
-            --server-pid "$SERVER_PID" --timeout "$LOAD_TIMEOUT" "${args[@]}" >"$logf" 2>&1; then
+    timeout $((LOAD_TIMEOUT + 30)) "${LOAD[@]}" "$EX/netload" "$wl" --port "$PORT" \
+        --server-pid "$SERVER_PID" --timeout "$LOAD_TIMEOUT" "${ready[@]}" "${args[@]}" >"$logf" 2>&1 &
+    lp=$!
+    if [ ${#ready[@]} -gt 0 ]; then
+        while kill -0 "$lp" 2>/dev/null && [ ! -f "$OUT/$tag.ready" ]; do sleep 0.02; done
+        hog_start
+    fi
+    if wait "$lp"; then
         t1=$(proc_ticks "$SERVER_PID")
         grep -v '^RESULT' "$logf" | head -c 1500 | sed "s/^/  [$side r$round] /" >&2
         local line kv msgs=""
@@ -376,8 +398,8 @@ if has n2; then
     rounds 1 "$TWO" filter n2 n2 --conns 8 --mib "$N2_MIB"
 fi
 if has n3; then
-    log "N3 zlib stream: 4 connections x $N3_MIB MiB"
-    rounds 1 "$TWO" zlib n3 n3 --conns 4 --mib "$N3_MIB"
+    log "N3 zlib stream: 4 connections x $N3_MIB MiB ($N3_DATA data), best of $REPEAT"
+    rounds "$REPEAT" "$TWO" zlib n3 n3 --conns 4 --mib "$N3_MIB" --data "$N3_DATA"
 fi
 if has n4; then
     log "N4 TLS echo, ECDSA P-256: 8 connections x $N4_MIB MiB, $N4_HANDSHAKES handshakes, best of $REPEAT"
@@ -504,7 +526,7 @@ def series(col):
         out[side] = sorted(pts)
     return out
 
-W, H = 980, 430
+W, H = 1010, 430
 PW, PH = 390, 270            # plot area of each panel
 TOP, LEFT = 70, 80
 GAP = 100
@@ -598,8 +620,8 @@ fi
 {
     echo
     echo "Network workloads, one run: $HEADER."
-    echo "Sizes: N1 64 x $N1_MESSAGES msgs; N1-scale $SCALE_TOTAL msgs over${SCALE_DONE:- -} connections; N2 8 x $N2_MIB MiB; N3 4 x $N3_MIB MiB; N4 8 x $N4_MIB MiB + $N4_HANDSHAKES handshakes (P-256), $N4_HANDSHAKES handshakes (RSA-2048); N5 $N5_IDLE_CONNS idle, $N5_PP_CONNS after a ping-pong; N6 32 conns x ${N6_SECS} s; sys 64 x $SYS_MESSAGES msgs."
-    echo "n1, scale, n4, n5: best of $REPEAT alternating runs per figure. tokio = plain tokio + Framed (benches/peers/tokio_filter_echo.rs)."
+    echo "Sizes: N1 64 x $N1_MESSAGES msgs; N1-scale $SCALE_TOTAL msgs over${SCALE_DONE:- -} connections; N2 8 x $N2_MIB MiB; N3 4 x $N3_MIB MiB ($N3_DATA); N4 8 x $N4_MIB MiB + $N4_HANDSHAKES handshakes (P-256), $N4_HANDSHAKES handshakes (RSA-2048); N5 $N5_IDLE_CONNS idle, $N5_PP_CONNS after a ping-pong; N6 32 conns x ${N6_SECS} s; sys 64 x $SYS_MESSAGES msgs."
+    echo "n1, scale, n3, n4, n5: best of $REPEAT alternating runs per figure. tokio = plain tokio + Framed (benches/peers/tokio_filter_echo.rs)."
     echo
     echo "| workload | ours | libevent | tokio | ours/libevent | ours/tokio | better |"
     echo "|---|---|---|---|---|---|---|"
@@ -618,7 +640,8 @@ fi
     row "N2 ... of which user space (us)" n2.server_user_us_per_unit lower
     row "N2 payload bytes per frame (server read size)" n2.bytes_per_frame "-"
     row "N3 MB/s (uncompressed)" n3.mb_per_s higher
-    row "N3 compressed/uncompressed (server's output)" n3.ratio lower
+    row "N3 compression, uncompressed / server's output (x)" n3.compression higher
+    row "N3 server's output (bytes)" n3.server_out_bytes lower
     row "N3 server CPU per MB (us)" n3.server_cpu_us_per_mb lower
     row "N3 ... of which user space (us)" n3.server_user_us_per_unit lower
     row "N4 TLS MB/s (P-256)" n4.mb_per_s higher

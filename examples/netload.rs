@@ -8,7 +8,7 @@
 //! |---|---|---|---|
 //! | `n1` | filter echo (`filter_server --echo`) | 64 connections x 10,000 messages of 100 B, one at a time, each waiting for its whole framed reply | messages/s, p50/p99 round trip |
 //! | `n2` | filter echo | 8 connections each streaming 256 MiB (`--mib`) in 16 KiB writes, reading the replies concurrently | MB/s of payload |
-//! | `n3` | zlib echo (`zlib_echo server`) | 4 connections x 64 MiB of compressible data, sent compressed | MB/s of uncompressed data, compression ratio |
+//! | `n3` | zlib echo (`zlib_echo server`) | 4 connections x 64 MiB of compressible data (64 pattern bytes then 64 bytes of text, repeated; `--data words` for the earlier mix), deflated by the client with Z_SYNC_FLUSH after every 16 KiB (`--flush-every`) | MB/s of uncompressed data, the server's compression ratio |
 //! | `n4` | TLS echo (`tls_echo server`) | 8 connections x 64 MiB; then 1,000 short connections (handshake, close, wait for the server's close) | MB/s, handshakes/s |
 //! | `n5` | filter echo | 10,000 connections (or what `RLIMIT_NOFILE` allows), each exchanging one message, then idle; with `--idle` connections that never speak (netload waits until the server holds them); after the same warm-up for every server (`--warmup`) | server RSS per connection (`/proc/<pid>/status`) |
 //! | `n6` | `ratelimit_server` (1 MiB/s per connection, 8 MiB/s group) | 32 connections downloading | group and per-connection rates vs the limits, Jain fairness |
@@ -249,6 +249,12 @@ struct Target {
     /// server or the load generator was the bottleneck.
     #[arg(long)]
     server_pid: Option<u32>,
+    /// n1: create this file once every connection is open, right before the
+    /// timed part (the driver script starts its busy loop then, so that a
+    /// slow connect phase on a shared core does not hit the server's read
+    /// timeout).
+    #[arg(long)]
+    ready_file: Option<PathBuf>,
 }
 
 impl Target {
@@ -443,9 +449,18 @@ enum Workload {
         /// MiB of uncompressed data per connection.
         #[arg(long, default_value_t = 64)]
         mib: u64,
-        /// Bytes per write (of compressed data).
+        /// Bytes per write (of compressed data; with --flush-every, a
+        /// flushed piece larger than this is written in parts).
         #[arg(long, default_value_t = 16 * 1024)]
         write: usize,
+        /// The data.
+        #[arg(long, value_enum, default_value_t = ZData::Halves)]
+        data: ZData,
+        /// Deflate this many bytes of data at a time, each ending with
+        /// Z_SYNC_FLUSH, and write each flushed piece (0: one stream with a
+        /// single sync flush at the end).
+        #[arg(long, default_value_t = 16 * 1024)]
+        flush_every: usize,
     },
     /// N4 TLS echo: MB/s, then handshakes/s with short connections.
     N4 {
@@ -579,6 +594,10 @@ async fn n1(t: &Target, conns: usize, messages: usize, size: usize) -> Res<Repor
         return Err(format!("--size must be 1..={MAX_SLICE}").into());
     }
     let streams = connect_all(t.addr(), conns).await?;
+    if let Some(path) = &t.ready_file {
+        std::fs::write(path, b"connected\n")
+            .map_err(|e| format!("--ready-file {}: {e}", path.display()))?;
+    }
     let cpu = CpuMeter::start(t.server_pid);
     let start = Instant::now();
     let tasks = streams
@@ -688,9 +707,32 @@ async fn n2(t: &Target, conns: usize, mib: u64, write: usize) -> Res<Report> {
 
 // ---------------------------------------------------------------- N3
 
-/// N3's data: runs of 256 pattern bytes (stream byte `i` is `i % 251`)
-/// interleaved with 16 words of text picked by a xorshift generator.
-fn zdata(len: usize) -> Vec<u8> {
+/// N3's data.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+enum ZData {
+    /// 64 pattern bytes (stream byte `i` is `i % 251`), then 64 bytes of
+    /// text, repeated.
+    Halves,
+    /// Runs of 256 pattern bytes interleaved with 16 words of text picked
+    /// by a xorshift generator (the earlier N3 data).
+    Words,
+}
+
+/// The 64 bytes of text of `ZData::Halves`.
+const TEXT64: &[u8; 64] = b"bufferevent filters: zlib deflate/inflate over a tokio socket.\n\n";
+
+fn zdata(len: usize, kind: ZData) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len + 256);
+    if kind == ZData::Halves {
+        while out.len() < len {
+            for _ in 0..64 {
+                out.push((out.len() % PERIOD) as u8);
+            }
+            out.extend_from_slice(TEXT64);
+        }
+        out.truncate(len);
+        return out;
+    }
     const WORDS: [&[u8]; 8] = [
         b"bufferevent ",
         b"evbuffer ",
@@ -702,7 +744,6 @@ fn zdata(len: usize) -> Vec<u8> {
         b"rust ",
     ];
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut out = Vec::with_capacity(len + 256);
     while out.len() < len {
         for _ in 0..256 {
             out.push((out.len() % PERIOD) as u8);
@@ -718,34 +759,49 @@ fn zdata(len: usize) -> Vec<u8> {
     out
 }
 
-/// `data` as one zlib stream (level 6) ending in a sync flush.
-fn zlib_compress(data: &[u8]) -> Res<Vec<u8>> {
+/// `data` as one zlib stream (level 6), as the pieces the client writes:
+/// with `flush_every` > 0, each `flush_every` bytes of data deflated and
+/// ended with Z_SYNC_FLUSH (one piece each); with 0, one piece ending in a
+/// sync flush.
+fn zlib_compress(data: &[u8], flush_every: usize) -> Res<Vec<Vec<u8>>> {
     let mut c = Compress::new(Compression::default(), true);
-    let mut out = Vec::with_capacity(data.len() / 2 + 4096);
-    let mut pos = 0;
-    loop {
-        if out.capacity() - out.len() < 64 * 1024 {
-            out.reserve(1 << 20);
+    let step = if flush_every == 0 {
+        data.len().max(1)
+    } else {
+        flush_every
+    };
+    let mut pieces = Vec::with_capacity(data.len() / step + 1);
+    for seg in data.chunks(step) {
+        let mut out = Vec::with_capacity(seg.len() / 2 + 1024);
+        let mut pos = 0;
+        loop {
+            if out.capacity() - out.len() < 1024 {
+                out.reserve(out.capacity().max(4096));
+            }
+            let before = c.total_in();
+            c.compress_vec(&seg[pos..], &mut out, FlushCompress::Sync)?;
+            pos += (c.total_in() - before) as usize;
+            // Done when all input is in and the flush left room to spare.
+            if pos == seg.len() && out.len() < out.capacity() {
+                break;
+            }
         }
-        let last = pos == data.len();
-        let before = c.total_in();
-        let flush = if last {
-            FlushCompress::Sync
-        } else {
-            FlushCompress::None
-        };
-        c.compress_vec(&data[pos..], &mut out, flush)?;
-        pos += (c.total_in() - before) as usize;
-        if last && out.len() < out.capacity() {
-            return Ok(out);
-        }
+        pieces.push(out);
     }
+    Ok(pieces)
 }
 
-async fn n3(t: &Target, conns: usize, mib: u64, write: usize) -> Res<Report> {
+async fn n3(
+    t: &Target,
+    conns: usize,
+    mib: u64,
+    write: usize,
+    kind: ZData,
+    flush_every: usize,
+) -> Res<Report> {
     let len = (mib << 20) as usize;
-    let data = Arc::new(zdata(len));
-    let comp = Arc::new(zlib_compress(&data)?);
+    let data = Arc::new(zdata(len, kind));
+    let comp = Arc::new(zlib_compress(&data, flush_every)?);
     let streams = connect_all(t.addr(), conns).await?;
     let cpu = CpuMeter::start(t.server_pid);
     let start = Instant::now();
@@ -756,8 +812,10 @@ async fn n3(t: &Target, conns: usize, mib: u64, write: usize) -> Res<Report> {
             tokio::spawn(async move {
                 let (mut r, mut w) = s.into_split();
                 let writer = tokio::spawn(async move {
-                    for piece in comp.chunks(write.max(1)) {
-                        w.write_all(piece).await?;
+                    for flushed in comp.iter() {
+                        for piece in flushed.chunks(write.max(1)) {
+                            w.write_all(piece).await?;
+                        }
                     }
                     Ok::<_, BoxError>(w)
                 });
@@ -811,10 +869,13 @@ async fn n3(t: &Target, conns: usize, mib: u64, write: usize) -> Res<Report> {
     let bytes = (len * conns) as u64;
     let mbps = bytes as f64 / secs / 1e6;
     let ratio = wire as f64 / bytes as f64;
-    let sent_ratio = comp.len() as f64 / len as f64;
+    let sent = comp.iter().map(Vec::len).sum::<usize>();
+    let sent_ratio = sent as f64 / len as f64;
     let mut fields = vec![
         ("mb_per_s", format!("{mbps:.1}")),
         ("ratio", format!("{ratio:.4}")),
+        ("compression", format!("{:.1}", 1.0 / ratio.max(1e-12))),
+        ("server_out_bytes", wire.to_string()),
         ("client_ratio", format!("{sent_ratio:.4}")),
         ("bytes", bytes.to_string()),
         ("secs", format!("{secs:.3}")),
@@ -826,9 +887,10 @@ async fn n3(t: &Target, conns: usize, mib: u64, write: usize) -> Res<Report> {
     Ok(Report {
         workload: "n3",
         human: format!(
-            "n3: {conns} x {mib} MiB through zlib in {secs:.3} s: {mbps:.1} MB/s uncompressed; \
-             the server compressed to {:.1}% (the client's stream: {:.1}%){cpu}",
+            "n3: {conns} x {mib} MiB ({kind:?} data, client flush every {flush_every} bytes) through zlib in {secs:.3} s: \
+             {mbps:.1} MB/s uncompressed; the server compressed to {:.2}% ({:.1}x; the client's stream: {:.2}%){cpu}",
             ratio * 100.0,
+            1.0 / ratio.max(1e-12),
             sent_ratio * 100.0
         ),
         fields,
@@ -1416,7 +1478,9 @@ async fn run(w: Workload) -> Res<Report> {
                 conns,
                 mib,
                 write,
-            } => n3(&target, conns, mib, write).await,
+                data,
+                flush_every,
+            } => n3(&target, conns, mib, write, data, flush_every).await,
             Workload::N4 {
                 target,
                 ca,
@@ -1550,15 +1614,29 @@ mod tests {
 
     #[test]
     fn zlib_data_round_trips() {
-        let data = zdata(100_000);
-        assert_eq!(data[..256], PATTERN[..256]);
-        let comp = zlib_compress(&data).unwrap();
-        assert!(comp.len() < data.len() / 2);
-        let mut z = Decompress::new(true);
-        let mut out = Vec::with_capacity(data.len() + 16);
-        z.decompress_vec(&comp, &mut out, FlushDecompress::Sync)
-            .unwrap();
-        assert_eq!(out, data);
+        for (kind, flush_every) in [(ZData::Words, 0), (ZData::Halves, 16 * 1024)] {
+            let data = zdata(100_000, kind);
+            let head = if kind == ZData::Words { 256 } else { 64 };
+            assert_eq!(data[..head], PATTERN[..head]);
+            let pieces = zlib_compress(&data, flush_every).unwrap();
+            let want = if flush_every == 0 { 1 } else { 7 };
+            assert_eq!(pieces.len(), want, "{kind:?}");
+            let comp: Vec<u8> = pieces.concat();
+            assert!(comp.len() < data.len() / 2);
+            // Every flushed piece ends with the sync flush marker.
+            for p in &pieces {
+                assert!(p.ends_with(&[0, 0, 0xff, 0xff]), "{kind:?}");
+            }
+            let mut z = Decompress::new(true);
+            let mut out = Vec::with_capacity(data.len() + 16);
+            z.decompress_vec(&comp, &mut out, FlushDecompress::Sync)
+                .unwrap();
+            assert_eq!(out, data, "{kind:?}");
+        }
+        // Halves: 64 pattern bytes then the text, the pattern going on.
+        let d = zdata(256, ZData::Halves);
+        assert_eq!(&d[64..128], &TEXT64[..]);
+        assert_eq!(&d[128..192], &PATTERN[128..192]);
     }
 
     /// N1 and N2, tiny, against our filter server in this process.
@@ -1583,6 +1661,7 @@ mod tests {
                 port,
                 timeout: 20,
                 server_pid: Some(std::process::id()),
+                ready_file: None,
             };
             let r = n1(&t, 2, 50, 100).await.unwrap();
             assert_eq!(r.get("msgs"), Some(100.0));
