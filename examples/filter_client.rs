@@ -1,4 +1,4 @@
-//! The seed's filter client (section 3.2): connects to 127.0.0.1:15000,
+//! The seed's filter client: connects to 127.0.0.1:15000,
 //! wraps the connection in pass-through filters once connected (the input
 //! one prints how many bytes it sees), sends the 10 bytes `temp.data\0`,
 //! prints the framed reply and exits.

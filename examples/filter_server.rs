@@ -1,4 +1,4 @@
-//! The seed's filter server (section 3.1): port 15000; an input filter that
+//! The seed's filter server: port 15000; an input filter that
 //! upper-cases, an output filter that frames each reply as
 //! `|--- HEAD ---|` + reply + `|--- END ---|\n`; every read is answered
 //! `get information: N bytes!`; 4 s without input close the connection.

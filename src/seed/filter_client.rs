@@ -1,4 +1,4 @@
-//! The seed's client (section 3.2).
+//! The seed's client (C original: `crates/cpeers/c/filter_client.c`).
 //!
 //! It connects (`bufferevent_socket_connect`), and once connected wraps the
 //! socket bufferevent in a filter bufferevent with pass-through filters,

@@ -1,4 +1,4 @@
-//! The seed's filter server (section 3.1, port 15000).
+//! The seed's filter server (port 15000; C original: `crates/cpeers/c/filter_server.c`).
 //!
 //! Per connection: a socket bufferevent under a filter bufferevent whose
 //! input filter upper-cases ([`filters::AsciiCase`]) and whose output filter

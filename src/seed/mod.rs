@@ -11,12 +11,12 @@
 //!
 //! | seed program | module | example |
 //! |---|---|---|
-//! | 3.1 filter server (port 15000) | [`filter_server`] | `cargo run --example filter_server` |
-//! | 3.2 filter client | [`filter_client`] | `cargo run --example filter_client` |
+//! | filter server (port 15000) | [`filter_server`] | `cargo run --example filter_server` |
+//! | filter client | [`filter_client`] | `cargo run --example filter_client` |
 //! | first example (port 5001) | [`upper_server`] | `cargo run --example upper_server` |
 //!
-//! On the wire they are the originals, byte for byte (the transcript is
-//! `shared/seed/TRANSCRIPT.md`): the client sends the 10 bytes `temp.data\0`,
+//! On the wire they are the originals, byte for byte (the
+//! C originals are in `crates/cpeers/c/`): the client sends the 10 bytes `temp.data\0`,
 //! the filter server answers the 54 bytes
 //! `|--- HEAD ---|get information: 10 bytes!|--- END ---|\n` and closes a
 //! connection after 4 s without input; the first server answers

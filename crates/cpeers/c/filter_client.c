@@ -1,5 +1,5 @@
 /*
- * filter_client: the seed's bufferevent filter client (seed section 3.2),
+ * filter_client: the seed's bufferevent filter client,
  * written in C against libevent 2.1 as a test peer for the Rust examples.
  *
  * What it does, as the seed's C++ program does:

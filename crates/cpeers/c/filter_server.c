@@ -1,5 +1,5 @@
 /*
- * filter_server: the seed's bufferevent filter server (seed section 3.1),
+ * filter_server: the seed's bufferevent filter server (port 15000),
  * written in C against libevent 2.1 as a test peer for the Rust examples.
  *
  * What it does, as the seed's C++ program does:

@@ -1,5 +1,5 @@
 /*
- * upper_server: the seed's first filter example (seed section 3, port
+ * upper_server: the seed's first filter example (port
  * 5001), written in C against libevent 2.1 as a test peer for the Rust
  * examples.
  *

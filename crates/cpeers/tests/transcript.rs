@@ -1,4 +1,4 @@
-//! The C peers put exactly the bytes of /work/shared/seed/TRANSCRIPT.md on
+//! The C peers put exactly the seed's bytes (listed in src/seed/mod.rs) on
 //! the wire (and print the same stdout), checked with a raw std TcpStream
 //! client, a raw listener standing in for the server, and the C client
 //! against the C server. Needs libevent-dev, pkg-config and a C compiler.
