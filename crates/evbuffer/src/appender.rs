@@ -298,6 +298,33 @@ mod tests {
     }
 
     #[test]
+    fn raw_bufmut_writes_between_adds() {
+        // `chunk_mut` + `advance_mut` (as an encoder writing in place would)
+        // mixed with adds, across new tails.
+        let mut buf = EvBuffer::with_chunk_policy(crate::ChunkPolicy::new().with_max_chunk(1024));
+        let mut want = Vec::new();
+        {
+            let mut w = buf.appender().unwrap();
+            for i in 0..300u32 {
+                let b = (i % 251) as u8;
+                w.add(&[b; 3]).unwrap();
+                want.extend_from_slice(&[b; 3]);
+                let c = w.chunk_mut();
+                let k = c.len().min(5);
+                for j in 0..k {
+                    c.write_byte(j, b ^ 0xff);
+                }
+                // SAFETY: the first `k` bytes were written just above.
+                unsafe { w.advance_mut(k) };
+                want.extend(std::iter::repeat_n(b ^ 0xff, k));
+                assert_eq!(w.len(), want.len());
+            }
+        }
+        buf.check_invariants();
+        assert_eq!(buf.to_vec(), want);
+    }
+
+    #[test]
     fn callbacks_run_once_with_the_total() {
         use std::sync::{Arc, Mutex};
         let mut buf = EvBuffer::new();

@@ -55,11 +55,14 @@ impl Workload for B1 {
         for _ in 0..rounds {
             // 1,024 `add`s, with the per-add bookkeeping (frozen check,
             // length, callbacks) done once for all of them.
-            let mut w = a.appender().expect("appender");
-            for _ in 0..1024 {
-                w.add(s.next(64)).expect("add");
+            {
+                // Dropped in place at the end of the block (the adds become
+                // part of the buffer then).
+                let mut w = a.appender().expect("appender");
+                for _ in 0..1024 {
+                    w.add(s.next(64)).expect("add");
+                }
             }
-            drop(w);
             loop {
                 let n = a.remove(&mut out).expect("remove");
                 if n == 0 {
@@ -105,12 +108,15 @@ impl Workload for B3 {
             // (`BufMut::put_slice`), as the `BytesMut` side does; what is
             // written is added, nothing to commit. (`EvBuffer::reserve` with
             // two regions and `commit_written` is the libevent-shaped way.)
-            let mut w = buf.appender().expect("appender");
-            for _ in 0..256 {
-                w.reserve(4096).expect("reserve");
-                w.put_slice(s.next(4096));
+            {
+                // Dropped in place at the end of the block (the adds become
+                // part of the buffer then).
+                let mut w = buf.appender().expect("appender");
+                for _ in 0..256 {
+                    w.reserve(4096).expect("reserve");
+                    w.put_slice(s.next(4096));
+                }
             }
-            drop(w);
             for e in buf.peek(..) {
                 sum = sum.wrapping_add(sum_bytes(e));
             }
@@ -226,11 +232,14 @@ impl Workload for B7 {
         let Two { a, s, .. } = &mut self.0;
         let mut sum = 0u64;
         for _ in 0..rounds {
-            let mut w = a.appender().expect("appender");
-            for _ in 0..64 {
-                w.add(s.next(64)).expect("add");
+            {
+                // Dropped in place at the end of the block (the adds become
+                // part of the buffer then).
+                let mut w = a.appender().expect("appender");
+                for _ in 0..64 {
+                    w.add(s.next(64)).expect("add");
+                }
             }
-            drop(w);
             // The 4,096 bytes lie in one chunk: the pullup copies nothing.
             sum += u64::from(a.pullup(4096).expect("pullup")[0]);
             a.drain(4096).expect("drain");
