@@ -65,6 +65,13 @@ fn main() {
     println!("cargo::rustc-cfg=has_libevent");
 }
 
+/// The line of an error that says why: pkg-config's "Package 'libevent'
+/// was not found" if present, else the first non-empty line.
 fn first_line(s: &str) -> &str {
-    s.lines().next().unwrap_or(s)
+    let mut lines = s.lines().map(str::trim).filter(|l| !l.is_empty());
+    s.lines()
+        .map(str::trim)
+        .find(|l| l.contains("not found") || l.starts_with("No package"))
+        .or_else(|| lines.next())
+        .unwrap_or("no reason given")
 }
