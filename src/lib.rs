@@ -1,5 +1,9 @@
 //! # evstack
 //!
+//! This package is the workspace's facade, not a published crate: it exists
+//! so that the seed's programs (`src/seed`), the examples, the benchmarks and
+//! the cross-crate tests can use every crate through one dependency.
+//!
 //! libevent's bufferevent stack re-done in Rust on tokio. This facade
 //! re-exports the member crates so that one dependency brings them all:
 //!
