@@ -66,6 +66,7 @@
 //! assert_eq!(read, [10_000; 3]);
 //! # Ok::<(), ratelimit::ConfigError>(())
 //! ```
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 
 mod bucket;
