@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Network benchmark: our stack against libevent 2.1 and against the plain
 # tokio program a Rust user would write, on the network workloads N1-N6 of
-# shared/bench/WORKLOADS.md, as ratios from one run.
+# docs/workloads.md, as ratios from one run.
 #
 #   benches/network.sh [--quick] [--shared] [--repeat N] [--only "n1 scale ..."]
 #                      [--chart FILE] [--out DIR]

@@ -1,5 +1,5 @@
 //! netload: the load generator for the network workloads N1-N6 of
-//! shared/bench/WORKLOADS.md. It is a plain tokio client (no evstack code
+//! docs/workloads.md. It is a plain tokio client (no evstack code
 //! on the wire), so the same load runs against our servers and libevent's
 //! (`crates/cpeers/c/*_echo_server.c`); `benches/network.sh` runs both
 //! sides and prints the ratios.
@@ -402,7 +402,7 @@ impl CpuMeter {
 #[command(
     name = "netload",
     version,
-    about = "Load generator for the network workloads N1-N6 (shared/bench/WORKLOADS.md)"
+    about = "Load generator for the network workloads N1-N6 (docs/workloads.md)"
 )]
 struct Cli {
     #[command(subcommand)]

@@ -1,7 +1,7 @@
 /*
- * filter_echo_server: the seed's filter server (seed section 3.1) as an
+ * filter_echo_server: the seed's filter server as an
  * echo server, written in C against libevent 2.1 as the libevent side of
- * the network benchmarks N1, N2 and N5 (shared/bench/WORKLOADS.md).
+ * the network benchmarks N1, N2 and N5 (docs/workloads.md).
  *
  * Per connection, as the seed: a socket bufferevent under a filter
  * bufferevent whose input filter upper-cases and whose output filter frames

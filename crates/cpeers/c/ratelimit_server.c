@@ -1,7 +1,7 @@
 /*
  * ratelimit_server: a rate-limited download server written in C against
  * libevent 2.1, the libevent side of the network benchmark N6
- * (shared/bench/WORKLOADS.md) and the counterpart of
+ * (docs/workloads.md) and the counterpart of
  * `examples/ratelimit_server.rs` (src/ratelimit_server.rs).
  *
  * Every connection gets an endless stream of the pattern byte i % 251

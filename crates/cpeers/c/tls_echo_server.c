@@ -1,7 +1,7 @@
 /*
  * tls_echo_server: a TLS echo written in C against libevent 2.1 and
  * OpenSSL 3, the libevent side of the network benchmark N4
- * (shared/bench/WORKLOADS.md) and the counterpart of
+ * (docs/workloads.md) and the counterpart of
  * `examples/tls_echo.rs server`.
  *
  * At start it makes a self-signed certificate for `localhost` and

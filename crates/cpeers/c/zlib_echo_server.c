@@ -1,7 +1,7 @@
 /*
  * zlib_echo_server: a compressed echo written in C against libevent 2.1 and
  * zlib, the libevent side of the network benchmark N3
- * (shared/bench/WORKLOADS.md) and the counterpart of
+ * (docs/workloads.md) and the counterpart of
  * `examples/zlib_echo.rs server`.
  *
  * Per connection: a socket bufferevent under a filter bufferevent whose
