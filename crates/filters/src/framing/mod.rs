@@ -6,7 +6,11 @@
 //! configured maximum, so a peer can never make them buffer more than one maximum frame.
 //! Encoders frame, on every call, what is available (so one `bufferevent_write` becomes one
 //! frame, as in the seed's server).
+//!
+//! [`Lines`], [`LengthDecoder`] and [`LengthEncoder`] are also tokio-util `Decoder`s and
+//! `Encoder`s (one item per line or frame), for a plain tokio stream with `Framed`.
 
+mod codec;
 mod head_tail;
 mod length;
 mod line;
