@@ -39,3 +39,33 @@ pub fn run(f: &mut dyn Filter, data: &[u8], sizes: &[u8], limit: Option<usize>, 
     f.process(&mut src, &mut dst, None, FlushMode::Finished).ok()?;
     Some(dst.peek(..).flat_map(|e| e.iter().copied()).collect())
 }
+
+/// Feeds `data` to a tokio-util `Decoder` in the same pieces as [`run`], then `decode_eof`;
+/// returns the items joined, each followed by `sep`, or `None` on an error.
+pub fn decode<D>(d: &mut D, data: &[u8], sizes: &[u8], sep: &[u8]) -> Option<Vec<u8>>
+where
+    D: tokio_util::codec::Decoder<Item = bytes::BytesMut>,
+{
+    let mut buf = bytes::BytesMut::new();
+    let mut out = Vec::new();
+    let (mut i, mut k) = (0, 0);
+    while i < data.len() {
+        let n = sizes.get(k % sizes.len().max(1)).map_or(data.len(), |&s| (s as usize).max(1));
+        let end = (i + n).min(data.len());
+        buf.extend_from_slice(&data[i..end]);
+        i = end;
+        k += 1;
+        while let Some(item) = d.decode(&mut buf).ok()? {
+            out.extend_from_slice(&item);
+            out.extend_from_slice(sep);
+        }
+    }
+    while let Some(item) = d.decode_eof(&mut buf).ok()? {
+        out.extend_from_slice(&item);
+        out.extend_from_slice(sep);
+        if buf.is_empty() {
+            break;
+        }
+    }
+    Some(out)
+}

@@ -1,6 +1,7 @@
 //! Fuzzes the length-prefixed frame decoder: arbitrary bytes, arbitrary split points and
 //! limits must give the same result as one whole call (or an error in both), never a panic;
-//! and encode-then-decode must give the payload back.
+//! encode-then-decode must give the payload back; and the decoder as a tokio-util `Decoder`,
+//! fed the same splits, must give the same payloads (or an error).
 #![no_main]
 
 #[path = "filters_common.rs"]
@@ -19,6 +20,8 @@ fuzz_target!(|input: (u8, u16, Vec<u8>, Vec<u8>)| {
     let whole = common::run(&mut LengthDecoder::new(fmt), &data, &[], None, false);
     let split = common::run(&mut LengthDecoder::new(fmt), &data, &sizes, limit, shape & 16 != 0);
     assert_eq!(whole, split, "split changed the result");
+    let decoded = common::decode(&mut LengthDecoder::new(fmt), &data, &sizes, b"");
+    assert_eq!(whole, decoded, "the Decoder differs from the filter");
 
     let wire = common::run(&mut LengthEncoder::new(fmt), &data, &sizes, limit, false).unwrap();
     let back = common::run(&mut LengthDecoder::new(fmt), &wire, &sizes, None, false).unwrap();

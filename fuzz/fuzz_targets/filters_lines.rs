@@ -1,5 +1,6 @@
 //! Fuzzes the line filter: every end-of-line style and maximum, arbitrary splits and limits
-//! give the same output as one whole call (or an error in both), never a panic.
+//! give the same output as one whole call (or an error in both), never a panic; and the same
+//! type as a tokio-util `Decoder`, fed the same splits, gives the same lines (or an error).
 #![no_main]
 
 #[path = "filters_common.rs"]
@@ -17,4 +18,7 @@ fuzz_target!(|input: (u8, u8, Vec<u8>, Vec<u8>)| {
     let whole = common::run(&mut mk(), &data, &[], None, false);
     let split = common::run(&mut mk(), &data, &sizes, limit, shape & 16 != 0);
     assert_eq!(whole, split, "split changed the result");
+
+    let decoded = common::decode(&mut Lines::new(eol, max as usize), &data, &sizes, b"|");
+    assert_eq!(whole, decoded, "the Decoder differs from the filter");
 });

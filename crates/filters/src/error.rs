@@ -64,9 +64,9 @@ pub enum Error {
     Compress {
         /// deflate, zlib or gzip.
         format: &'static str,
-        /// zlib's reason.
+        /// zlib's return code.
         #[source]
-        source: flate2::CompressError,
+        source: crate::zlib::ZlibCode,
     },
     /// The compressed input is corrupt.
     #[cfg(feature = "zlib")]

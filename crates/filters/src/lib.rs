@@ -32,7 +32,7 @@
 //! f.process(&mut src, &mut dst, None, FlushMode::Normal).unwrap();
 //! assert_eq!(dst, b"|--- HEAD ---|GET INFORMATION: 10 BYTES!|--- END ---|\n"[..]);
 //! ```
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 mod case;

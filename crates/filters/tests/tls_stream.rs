@@ -356,3 +356,104 @@ async fn openssl_s_client_against_our_server() {
     .await
     .unwrap();
 }
+
+/// An RSA-2048 certificate (made by `openssl req` at test time; rcgen cannot make RSA keys with
+/// every provider): our server signs with it (RSA-PSS in TLS 1.3) for OpenSSL's client and for
+/// ours.
+#[tokio::test]
+async fn rsa_2048_certificate_against_openssl_s_client_and_our_client() {
+    timeout(T, async {
+        let dir = TempDir::new();
+        let (c, k) = (dir.0.join("rsa.pem"), dir.0.join("rsa.key"));
+        let made = tokio::process::Command::new("openssl")
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            ])
+            .args([
+                "-subj",
+                "/CN=localhost",
+                "-addext",
+                "subjectAltName=DNS:localhost",
+            ])
+            .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+            .arg("-keyout")
+            .arg(&k)
+            .arg("-out")
+            .arg(&c)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .status()
+            .await
+            .expect("openssl req");
+        assert!(made.success(), "openssl req failed: {made}");
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let cert = CertificateDer::from_pem_file(&c).unwrap();
+        let key = PrivateKeyDer::from_pem_file(&k).unwrap();
+        let scfg = server_config(vec![cert.clone()], key, &[]).unwrap();
+        let (l, addr) = listener().await;
+        let server = tokio::spawn(async move {
+            let mut lines = Vec::new();
+            for _ in 0..2 {
+                let (tcp, _) = l.accept().await.unwrap();
+                let pair = TlsPair::server(scfg.clone())
+                    .unwrap()
+                    .allow_dirty_shutdown(true);
+                let session = pair.session();
+                let mut s = tls_stream(tcp, pair);
+                s.handshake().await.unwrap();
+                let mut line = String::new();
+                BufReader::new(&mut s).read_line(&mut line).await.unwrap();
+                s.write_all(format!("got: {line}").as_bytes())
+                    .await
+                    .unwrap();
+                s.shutdown().await.unwrap();
+                lines.push((line, session.is_handshaking()));
+            }
+            lines
+        });
+        // OpenSSL's client, verifying the chain.
+        let mut child = tokio::process::Command::new("openssl")
+            .args(["s_client", "-quiet", "-verify_return_error", "-tls1_3"])
+            .args(["-servername", "localhost", "-verify_hostname", "localhost"])
+            .arg("-connect")
+            .arg(addr.to_string())
+            .arg("-CAfile")
+            .arg(&c)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("openssl s_client");
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"rsa from openssl\n").await.unwrap();
+        let mut out = Vec::new();
+        let mut stdout = child.stdout.take().unwrap();
+        (&mut stdout)
+            .take(1 << 20)
+            .read_to_end(&mut out)
+            .await
+            .unwrap();
+        drop(stdin);
+        let _ = child.wait().await;
+        assert_eq!(String::from_utf8_lossy(&out), "got: rsa from openssl\n");
+        // Ours.
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(cert).unwrap();
+        let pair = TlsPair::client_for(client_config(roots, &[]).unwrap(), "localhost").unwrap();
+        let mut s = tls_stream(TcpStream::connect(addr).await.unwrap(), pair);
+        s.write_all(b"rsa from us\n").await.unwrap();
+        s.flush().await.unwrap();
+        let mut line = String::new();
+        BufReader::new(&mut s).read_line(&mut line).await.unwrap();
+        assert_eq!(line, "got: rsa from us\n");
+        let lines = server.await.unwrap();
+        assert_eq!(lines[0].0, "rsa from openssl\n");
+        assert_eq!(lines[1].0, "rsa from us\n");
+    })
+    .await
+    .unwrap();
+}

@@ -191,6 +191,14 @@ async fn a_gigabyte_bomb_is_delivered_through_bounded_buffers() {
         let _ = server.await.unwrap();
         sampler.await.unwrap();
         let seen = seen.lock().unwrap();
+        eprintln!(
+            "bomb of {} compressed bytes: peak input {} (bound {DEFAULT_MAX_INPUT}), peak compressed \
+             input below {}, during the stall {}",
+            wire.len(),
+            seen.peak_input,
+            seen.peak_under,
+            seen.stalled_input
+        );
         assert_eq!(seen.error, None);
         assert!(seen.eof, "{seen:?}");
         assert_eq!(seen.delivered, (BOMB_MIB * MIB) as u64, "{seen:?}");

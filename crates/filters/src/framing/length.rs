@@ -43,7 +43,7 @@ pub enum Endian {
 pub struct LengthPrefix {
     width: Width,
     endian: Endian,
-    max_frame: usize,
+    pub(super) max_frame: usize,
 }
 
 impl LengthPrefix {
@@ -88,10 +88,10 @@ impl LengthPrefix {
     pub fn max_frame_len(&self) -> usize {
         self.max_frame
     }
-    fn header_len(&self) -> usize {
+    pub(super) fn header_len(&self) -> usize {
         self.width as usize
     }
-    fn encode(&self, len: usize) -> ([u8; 8], usize) {
+    pub(super) fn encode(&self, len: usize) -> ([u8; 8], usize) {
         let w = self.header_len();
         let mut out = [0u8; 8];
         match self.endian {
@@ -100,7 +100,7 @@ impl LengthPrefix {
         }
         (out, w)
     }
-    fn decode(&self, field: &[u8]) -> u64 {
+    pub(super) fn decode(&self, field: &[u8]) -> u64 {
         let mut b = [0u8; 8];
         match self.endian {
             Endian::Big => {
@@ -139,7 +139,7 @@ impl LengthPrefix {
 /// libevent: an output `bufferevent_filter_cb` writing the length with `evbuffer_add` before `evbuffer_add_buffer`.
 #[derive(Debug, Clone)]
 pub struct LengthEncoder {
-    format: LengthPrefix,
+    pub(super) format: LengthPrefix,
 }
 
 impl LengthEncoder {
@@ -185,8 +185,8 @@ impl Filter for LengthEncoder {
 /// libevent: an input `bufferevent_filter_cb` using `evbuffer_copyout` and `evbuffer_remove_buffer`, returning `BEV_NEED_MORE` on a partial frame.
 #[derive(Debug, Clone)]
 pub struct LengthDecoder {
-    format: LengthPrefix,
-    offset: u64,
+    pub(super) format: LengthPrefix,
+    pub(super) offset: u64,
 }
 
 impl LengthDecoder {

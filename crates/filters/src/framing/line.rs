@@ -36,16 +36,16 @@ use crate::Error;
 /// ```
 #[derive(Debug, Clone)]
 pub struct Lines {
-    eol: Eol,
-    max_line: usize,
-    terminator: Bytes,
+    pub(super) eol: Eol,
+    pub(super) max_line: usize,
+    pub(super) terminator: Bytes,
     /// `Eol::Any` only: the last line ended with a CR/LF run that may continue.
-    in_run: bool,
+    pub(super) in_run: bool,
     /// Lines passed so far (for error messages).
-    line_no: u64,
+    pub(super) line_no: u64,
     /// Bytes at the front of the source already searched without finding an end of line
     /// (less one: a CR there may begin a CR LF).
-    scanned: usize,
+    pub(super) scanned: usize,
 }
 
 impl Lines {

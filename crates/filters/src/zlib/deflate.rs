@@ -2,8 +2,9 @@
 
 use bufferevent::{Filter, FilterError, FilterStatus, FlushMode};
 use evbuffer::EvBuffer;
-use flate2::{Compress, Compression, FlushCompress, Status};
+use flate2::{Compression, FlushCompress, Status};
 
+use super::engine::{Deflater, ZlibCode};
 use super::{Format, CHUNK};
 use crate::util::{budget, status};
 use crate::Error;
@@ -18,6 +19,10 @@ use crate::Error;
 ///   error.
 ///
 /// [`Compressor::auto_flush`] makes NORMAL behave as FLUSH.
+///
+/// Levels mean what they mean in C zlib (and so in libevent's zlib filters): the same match
+/// search with the same parameters, on zlib-rs. zlib-rs's own levels 3 to 6 use a faster
+/// search that compresses some data (records repeating far apart) three times worse.
 ///
 /// With a `dst_limit`, output stops at the limit; the unfinished flush or finish is remembered
 /// and completed by the next call whatever its mode, and [`Filter::wants_write`] says so.
@@ -38,7 +43,8 @@ use crate::Error;
 /// libevent: the deflating output filter of its regression test (`test/regress_zlib.c`), which this replaces.
 pub struct Compressor {
     format: Format,
-    z: Compress,
+    /// The zlib stream, or why it could not be set up (reported by the first call).
+    z: Result<Deflater, ZlibCode>,
     /// A flush or finish that ran out of `dst_limit` and must be completed.
     pending: Option<FlushCompress>,
     finished: bool,
@@ -51,8 +57,8 @@ impl std::fmt::Debug for Compressor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Compressor")
             .field("format", &self.format)
-            .field("total_in", &self.z.total_in())
-            .field("total_out", &self.z.total_out())
+            .field("total_in", &self.total_in())
+            .field("total_out", &self.total_out())
             .field("finished", &self.finished)
             .finish()
     }
@@ -63,11 +69,7 @@ impl Compressor {
     ///
     /// libevent: `deflateInit2` in the `ctx` of its zlib test filter.
     pub fn new(format: Format, level: Compression) -> Self {
-        let z = match format {
-            Format::Deflate => Compress::new(level, false),
-            Format::Zlib => Compress::new(level, true),
-            Format::Gzip => Compress::new_gzip(level, 15),
-        };
+        let z = Deflater::new(format, level);
         Compressor {
             format,
             z,
@@ -90,13 +92,13 @@ impl Compressor {
     ///
     /// libevent: zlib's `z_stream.total_in`.
     pub fn total_in(&self) -> u64 {
-        self.z.total_in()
+        self.z.as_ref().map_or(0, Deflater::total_in)
     }
     /// Compressed bytes produced so far.
     ///
     /// libevent: zlib's `z_stream.total_out`.
     pub fn total_out(&self) -> u64 {
-        self.z.total_out()
+        self.z.as_ref().map_or(0, Deflater::total_out)
     }
     /// True once the stream trailer has been written.
     ///
@@ -142,6 +144,16 @@ impl Filter for Compressor {
             Some(p) if rank(p) > rank(asked) => p,
             _ => asked,
         };
+        let z = match &mut self.z {
+            Ok(z) => z,
+            Err(code) => {
+                return Err(Error::Compress {
+                    format: what,
+                    source: *code,
+                }
+                .into())
+            }
+        };
         let budget = budget(limit);
         let mut added = 0;
         loop {
@@ -157,16 +169,15 @@ impl Filter for Compressor {
             } else {
                 FlushCompress::None
             };
-            let (in0, out0) = (self.z.total_in(), self.z.total_out());
-            let status = self
-                .z
+            let (in0, out0) = (z.total_in(), z.total_out());
+            let status = z
                 .compress(input, &mut self.scratch[..space], flush)
                 .map_err(|source| Error::Compress {
                     format: what,
                     source,
                 })?;
-            let consumed = (self.z.total_in() - in0) as usize;
-            let produced = (self.z.total_out() - out0) as usize;
+            let consumed = (z.total_in() - in0) as usize;
+            let produced = (z.total_out() - out0) as usize;
             src.drain(consumed)?;
             if produced > 0 {
                 dst.add(&self.scratch[..produced])?;

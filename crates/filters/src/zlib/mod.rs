@@ -1,5 +1,6 @@
 //! Compression filters: deflate (raw, RFC 1951), zlib (RFC 1950) and gzip (RFC 1952), both
-//! directions, on flate2 with the pure-Rust zlib-rs backend.
+//! directions, on the pure-Rust zlib-rs (decompression through flate2; compression through
+//! zlib-rs's zlib API, tuned so that each level compresses as C zlib's does).
 //!
 //! libevent's regression suite builds exactly these as hand-written filter callbacks around
 //! C zlib (`test/regress_zlib.c`); here they are ready-made. The flush modes map onto zlib's:
@@ -8,9 +9,11 @@
 //! (the stream trailer). Streams interoperate with C zlib both ways.
 
 mod deflate;
+mod engine;
 mod inflate;
 
 pub use deflate::Compressor;
+pub use engine::ZlibCode;
 pub use flate2::Compression;
 pub use inflate::{DecompressLimit, DecompressLimits, Decompressor};
 
