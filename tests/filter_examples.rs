@@ -214,8 +214,7 @@ fn tls_echo_with_an_rsa_2048_key() {
         return;
     };
     // the RSA key comes from `openssl genpkey`
-    if Command::new("openssl").arg("version").output().is_err() {
-        eprintln!("skipped: openssl is not installed");
+    if !cpeers::have_command(&["openssl", "version"], "openssl") {
         return;
     }
     let (out, cert) = tls_echo_with(&exe, "rsa2048");
