@@ -32,8 +32,8 @@
 //! f.process(&mut src, &mut dst, None, FlushMode::Normal).unwrap();
 //! assert_eq!(dst, b"|--- HEAD ---|GET INFORMATION: 10 BYTES!|--- END ---|\n"[..]);
 //! ```
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(unsafe_code)]
-#![warn(missing_docs)]
 
 mod case;
 mod chain;

@@ -9,7 +9,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 /// A child process killed (and reaped) when dropped, so a failing test never leaks one.
-pub struct KillOnDrop(pub Child);
+pub(crate) struct KillOnDrop(pub Child);
 
 impl Drop for KillOnDrop {
     fn drop(&mut self) {
@@ -20,7 +20,7 @@ impl Drop for KillOnDrop {
 
 /// Runs `cmd` with `input` on stdin and returns its stdout; fails if it takes longer than
 /// `timeout`, exits non-zero, or prints more than `max_out` bytes.
-pub fn run_bounded(mut cmd: Command, input: &[u8], timeout: Duration, max_out: usize) -> Vec<u8> {
+pub(crate) fn run_bounded(mut cmd: Command, input: &[u8], timeout: Duration, max_out: usize) -> Vec<u8> {
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -69,7 +69,7 @@ pub fn run_bounded(mut cmd: Command, input: &[u8], timeout: Duration, max_out: u
 }
 
 /// Deterministic pseudo-random bytes (xorshift64*).
-pub fn pseudo_random(seed: u64, len: usize) -> Vec<u8> {
+pub(crate) fn pseudo_random(seed: u64, len: usize) -> Vec<u8> {
     let mut x = seed.max(1);
     (0..len)
         .map(|_| {
@@ -82,7 +82,7 @@ pub fn pseudo_random(seed: u64, len: usize) -> Vec<u8> {
 }
 
 /// Compressible text-like data: words from a small vocabulary.
-pub fn text(seed: u64, len: usize) -> Vec<u8> {
+pub(crate) fn text(seed: u64, len: usize) -> Vec<u8> {
     const WORDS: [&[u8]; 8] = [
         b"bufferevent ",
         b"evbuffer ",
@@ -106,7 +106,7 @@ pub fn text(seed: u64, len: usize) -> Vec<u8> {
 
 /// A self-signed certificate for `names`, made at test time.
 #[cfg(feature = "tls")]
-pub struct TestCert {
+pub(crate) struct TestCert {
     pub chain: Vec<rustls::pki_types::CertificateDer<'static>>,
     pub key: rustls::pki_types::PrivateKeyDer<'static>,
     pub cert_pem: String,
@@ -114,7 +114,7 @@ pub struct TestCert {
 }
 
 #[cfg(feature = "tls")]
-pub fn test_cert(names: &[&str]) -> TestCert {
+pub(crate) fn test_cert(names: &[&str]) -> TestCert {
     let ck =
         rcgen::generate_simple_self_signed(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
             .unwrap();
@@ -130,7 +130,7 @@ pub fn test_cert(names: &[&str]) -> TestCert {
 
 #[cfg(feature = "tls")]
 impl TestCert {
-    pub fn roots(&self) -> rustls::RootCertStore {
+    pub(crate) fn roots(&self) -> rustls::RootCertStore {
         let mut r = rustls::RootCertStore::empty();
         r.add(self.chain[0].clone()).unwrap();
         r
@@ -138,7 +138,7 @@ impl TestCert {
 }
 
 /// A connected pair of loopback TCP streams.
-pub async fn tcp_pair() -> (TcpStream, TcpStream) {
+pub(crate) async fn tcp_pair() -> (TcpStream, TcpStream) {
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = l.local_addr().unwrap();
     let (a, b) = tokio::join!(TcpStream::connect(addr), l.accept());
@@ -147,7 +147,7 @@ pub async fn tcp_pair() -> (TcpStream, TcpStream) {
 
 /// Writes `send` to `s` (in 64 KiB pieces) and shuts its write side down, while reading `s` to
 /// the end; returns what was read.
-pub async fn send_and_read_to_end<S: AsyncRead + AsyncWrite>(s: S, send: &[u8]) -> Vec<u8> {
+pub(crate) async fn send_and_read_to_end<S: AsyncRead + AsyncWrite>(s: S, send: &[u8]) -> Vec<u8> {
     let (mut r, mut w) = tokio::io::split(s);
     let write = async move {
         for chunk in send.chunks(64 * 1024) {
@@ -165,7 +165,7 @@ pub async fn send_and_read_to_end<S: AsyncRead + AsyncWrite>(s: S, send: &[u8]) 
 
 /// Sends `data_ab` from `a` to `b` and `data_ba` back at the same time
 /// ([`send_and_read_to_end`] on both). Returns what `b` and what `a` received.
-pub async fn exchange<A, B>(a: A, b: B, data_ab: Vec<u8>, data_ba: Vec<u8>) -> (Vec<u8>, Vec<u8>)
+pub(crate) async fn exchange<A, B>(a: A, b: B, data_ab: Vec<u8>, data_ba: Vec<u8>) -> (Vec<u8>, Vec<u8>)
 where
     A: AsyncRead + AsyncWrite + Send + 'static,
     B: AsyncRead + AsyncWrite + Send + 'static,
