@@ -32,6 +32,10 @@
 //! f.process(&mut src, &mut dst, None, FlushMode::Normal).unwrap();
 //! assert_eq!(dst, b"|--- HEAD ---|GET INFORMATION: 10 BYTES!|--- END ---|\n"[..]);
 //! ```
+//!
+//! "Statement N" in this crate's documentation and `sN_` in test names refer
+//! to item N of `docs/libevent-semantics.md` in the project's repository:
+//! libevent 2.1.12's behaviour, as this project pins it.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(unsafe_code)]
 

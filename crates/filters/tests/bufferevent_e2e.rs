@@ -17,7 +17,7 @@ use tokio::time::timeout;
 
 const T: Duration = Duration::from_secs(60);
 
-/// The seed's filter server (section 3.1): input upper-cased, replies framed in HEAD/END.
+/// The seed's filter server: input upper-cased, replies framed in HEAD/END.
 #[tokio::test]
 async fn seed_filter_server_bytes_on_the_wire() {
     timeout(T, async {
@@ -340,7 +340,7 @@ async fn tls_read_watermark_with_partial_draining_never_stalls() {
     .unwrap();
 }
 
-/// R7: a graceful close that arrives while the TLS handshake is still running does not close
+/// A graceful close that arrives while the TLS handshake is still running does not close
 /// dirty. The output filter keeps being called after FINISHED while it wants to write, so the
 /// plaintext buffered during the handshake and then `close_notify` go out once the handshake
 /// completes; only then is the TCP write side shut down. The peer (tokio-rustls) reads all the

@@ -66,6 +66,10 @@
 //!     Ok(())
 //! }
 //! ```
+//!
+//! "Statement N" in this crate's documentation and `sN_` in test names refer
+//! to item N of `docs/libevent-semantics.md` in the project's repository:
+//! libevent 2.1.12's behaviour, as this project pins it.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(unsafe_code)]
 

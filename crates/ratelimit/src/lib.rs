@@ -66,6 +66,10 @@
 //! assert_eq!(read, [10_000; 3]);
 //! # Ok::<(), ratelimit::ConfigError>(())
 //! ```
+//!
+//! "Statement N" in this crate's documentation and `sN_` in test names refer
+//! to item N of `docs/libevent-semantics.md` in the project's repository:
+//! libevent 2.1.12's behaviour, as this project pins it.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 
