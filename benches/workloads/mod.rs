@@ -17,7 +17,7 @@ mod shared;
 pub mod libevent;
 
 #[allow(unused_imports)] // each includer uses a different part
-pub use shared::{expected, steady_allocator, thread_cpu_ns, Id, Workload};
+pub(crate) use shared::{expected, steady_allocator, thread_cpu_ns, Id, Workload};
 
 use std::fmt;
 

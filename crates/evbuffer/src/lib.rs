@@ -88,7 +88,6 @@
 //! cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run evbuffer_ops
 //! cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run -O evbuffer_ops -- -max_total_time=60   # a bounded run
 //! ```
-#![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod appender;

@@ -1001,7 +1001,7 @@ fn test_evbuffer_add_iovec() {
     assert_eq!(buf.pullup_all().unwrap(), parts.concat());
     // io::Write::write_vectored does the same.
     let mut b2 = EvBuffer::new();
-    let io: Vec<std::io::IoSlice> = parts.iter().map(|p| std::io::IoSlice::new(p)).collect();
+    let io: Vec<std::io::IoSlice<'_>> = parts.iter().map(|p| std::io::IoSlice::new(p)).collect();
     assert_eq!(b2.write_vectored(&io).unwrap(), total);
     assert_eq!(b2, buf);
 }

@@ -13,7 +13,7 @@ use memchr::{memchr, memmem};
 use std::hint::black_box;
 
 /// Sets `id` up on `BytesMut` (not timed); `None` for B4.
-pub fn setup(id: Id) -> Option<Box<dyn Workload>> {
+pub(crate) fn setup(id: Id) -> Option<Box<dyn Workload>> {
     Some(match id {
         Id::B1 => Box::new(B1(Two::new())),
         Id::B2 => Box::new(B2(Two::new())),

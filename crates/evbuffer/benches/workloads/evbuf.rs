@@ -13,7 +13,7 @@ use evbuffer::{Eol, EvBuffer};
 use std::hint::black_box;
 
 /// Sets `id` up on `EvBuffer` (not timed).
-pub fn setup(id: Id) -> Box<dyn Workload> {
+pub(crate) fn setup(id: Id) -> Box<dyn Workload> {
     match id {
         Id::B1 => Box::new(B1(Two::new())),
         Id::B2 => Box::new(B2(Two::new())),

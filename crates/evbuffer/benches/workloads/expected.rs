@@ -8,7 +8,7 @@ const PERIOD: u64 = 251;
 const MIB: u64 = 1 << 20;
 
 /// The checksum `rounds` rounds of `id` must give.
-pub fn checksum(id: Id, rounds: u64) -> u64 {
+pub(crate) fn checksum(id: Id, rounds: u64) -> u64 {
     match id {
         // 1,024 x 64 B per round, all removed and summed.
         Id::B1 => stream_sum(rounds * 1024 * 64),
@@ -27,13 +27,13 @@ pub fn checksum(id: Id, rounds: u64) -> u64 {
 }
 
 /// The sum of stream bytes 0..n, where byte i is i % 251.
-pub fn stream_sum(n: u64) -> u64 {
+pub(crate) fn stream_sum(n: u64) -> u64 {
     let (q, r) = (n / PERIOD, n % PERIOD);
     q * (PERIOD * (PERIOD - 1) / 2) + r * r.saturating_sub(1) / 2
 }
 
 /// Byte i of B5's stream.
-pub fn b5_byte(i: u64) -> u8 {
+pub(crate) fn b5_byte(i: u64) -> u8 {
     match i % 30 {
         28 => b'\r',
         29 => b'\n',
@@ -42,7 +42,7 @@ pub fn b5_byte(i: u64) -> u8 {
 }
 
 /// Bytes B5 adds per round.
-pub const B5_ROUND_BYTES: u64 = 4_194_300;
+pub(crate) const B5_ROUND_BYTES: u64 = 4_194_300;
 
 /// B5: lines x 10^12 + the sum of the lines' bytes. With CRLF end-of-line
 /// handling every LF ends a line, and the end of line is that LF plus the

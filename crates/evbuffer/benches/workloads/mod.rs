@@ -10,15 +10,15 @@
 //! calls, as the definitions say.
 #![allow(dead_code)] // each includer uses a different part
 
-pub mod bytesmut;
-pub mod evbuf;
-pub mod expected;
+pub(crate) mod bytesmut;
+pub(crate) mod evbuf;
+pub(crate) mod expected;
 
 use std::fmt;
 
 /// One of the buffer workloads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Id {
+pub(crate) enum Id {
     /// small-add-drain
     B1,
     /// move-chains
@@ -39,7 +39,7 @@ pub enum Id {
 
 impl Id {
     /// Every workload, in order.
-    pub const ALL: [Id; 8] = [
+    pub(crate) const ALL: [Id; 8] = [
         Id::B1,
         Id::B2,
         Id::B3,
@@ -51,7 +51,7 @@ impl Id {
     ];
 
     /// The round count `docs/workloads.md` gives (one full run).
-    pub fn full_rounds(self) -> u64 {
+    pub(crate) fn full_rounds(self) -> u64 {
         match self {
             Id::B1 => 25_000,
             Id::B2 | Id::B3 | Id::B8 => 1_000,
@@ -63,7 +63,7 @@ impl Id {
 
     /// The checksum `docs/workloads.md` gives for a full run (libevent
     /// 2.1.12's).
-    pub fn documented_checksum(self) -> u64 {
+    pub(crate) fn documented_checksum(self) -> u64 {
         match self {
             Id::B1 => 204_799_998_795,
             Id::B2 => 1_048_576_000,
@@ -77,7 +77,7 @@ impl Id {
     }
 
     /// The workload's short name.
-    pub fn title(self) -> &'static str {
+    pub(crate) fn title(self) -> &'static str {
         match self {
             Id::B1 => "small-add-drain",
             Id::B2 => "move-chains",
@@ -91,7 +91,7 @@ impl Id {
     }
 
     /// Parses `B4` / `b4`.
-    pub fn parse(s: &str) -> Option<Id> {
+    pub(crate) fn parse(s: &str) -> Option<Id> {
         Id::ALL
             .into_iter()
             .find(|id| id.to_string().eq_ignore_ascii_case(s))
@@ -105,7 +105,7 @@ impl fmt::Display for Id {
 }
 
 /// A workload's state: `run` is the timed part.
-pub trait Workload {
+pub(crate) trait Workload {
     /// Runs `rounds` rounds and returns their checksum contribution
     /// (wrapping).
     fn run(&mut self, rounds: u64) -> u64;
@@ -117,14 +117,14 @@ const MIB: usize = 1 << 20;
 
 /// The byte stream `i % 251`: any piece of up to 4,096 bytes is one slice of
 /// `pat`, so producing data costs nothing (as in libevent's C shim).
-pub struct Stream {
+pub(crate) struct Stream {
     pat: Vec<u8>,
     off: usize,
 }
 
 impl Stream {
     /// The stream from byte 0.
-    pub fn new() -> Stream {
+    pub(crate) fn new() -> Stream {
         Stream {
             pat: (0..PERIOD + MAX_PIECE)
                 .map(|i| (i % PERIOD) as u8)
@@ -135,7 +135,7 @@ impl Stream {
 
     /// The next `n <= 4096` bytes.
     #[inline]
-    pub fn next(&mut self, n: usize) -> &[u8] {
+    pub(crate) fn next(&mut self, n: usize) -> &[u8] {
         let at = self.off;
         // `n` is a constant at every call site, so `n % PERIOD` is folded:
         // no division in the loop-carried chain (the C shim does the same).
@@ -149,7 +149,7 @@ impl Stream {
 
 /// B5's line stream (period lcm(30, 251) = 7,530): the pieces one round
 /// adds, in order.
-pub struct LineStream {
+pub(crate) struct LineStream {
     pat: Vec<u8>,
     off: usize,
 }
@@ -159,7 +159,7 @@ const LPERIOD: usize = 30 * PERIOD;
 
 impl LineStream {
     /// The stream from byte 0.
-    pub fn new() -> LineStream {
+    pub(crate) fn new() -> LineStream {
         LineStream {
             pat: (0..LPERIOD + MAX_PIECE)
                 .map(|i| expected::b5_byte(i as u64))
@@ -171,7 +171,7 @@ impl LineStream {
     /// Calls `add` with each 4,096-byte piece of one round (the last one
     /// shorter), in order.
     #[inline]
-    pub fn round(&mut self, mut add: impl FnMut(&[u8])) {
+    pub(crate) fn round(&mut self, mut add: impl FnMut(&[u8])) {
         let mut left = expected::B5_ROUND_BYTES as usize;
         while left > 0 {
             let n = left.min(MAX_PIECE);
@@ -184,7 +184,7 @@ impl LineStream {
 
 /// B6's haystack (1 MiB of `i % 251`, last byte 0xFF) and needle (its last
 /// 16 bytes).
-pub fn b6_data() -> (Vec<u8>, [u8; 16]) {
+pub(crate) fn b6_data() -> (Vec<u8>, [u8; 16]) {
     let mut data: Vec<u8> = (0..MIB).map(|i| (i % PERIOD) as u8).collect();
     data[MIB - 1] = 0xFF;
     let needle = data[MIB - 16..].try_into().expect("16 bytes");
@@ -196,7 +196,7 @@ pub fn b6_data() -> (Vec<u8>, [u8; 16]) {
 /// time with it rather than the wall clock: on a shared machine other
 /// processes inflate wall time by whatever share of the CPU they take, but
 /// not this.
-pub fn thread_cpu_ns() -> u128 {
+pub(crate) fn thread_cpu_ns() -> u128 {
     #[cfg(target_os = "linux")]
     {
         let mut ts = libc::timespec {
@@ -230,7 +230,7 @@ pub fn thread_cpu_ns() -> u128 {
 ///   off): otherwise the `BytesMut` side of B2, which lets go of its 1 MiB
 ///   buffer and grows a new one every round, would pay an `mmap`, 256 page
 ///   faults and a `munmap` per round for it.
-pub fn steady_allocator() {
+pub(crate) fn steady_allocator() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only sets tunables of glibc's allocator; called before
     // any workload runs.
@@ -245,7 +245,7 @@ pub fn steady_allocator() {
 /// (the plain widening loop both compilers make otherwise took most of B3's
 /// time on every side, hiding the buffers' own cost).
 #[inline]
-pub fn sum_bytes(bytes: &[u8]) -> u64 {
+pub(crate) fn sum_bytes(bytes: &[u8]) -> u64 {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: SSE2 is part of the x86_64 baseline, so every x86_64 CPU has
     // the feature `sad_sum` is compiled for.

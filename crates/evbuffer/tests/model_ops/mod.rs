@@ -22,7 +22,7 @@ use evbuffer::{ChunkPolicy, End, Eol, Error, EvBuffer};
 /// End-of-line style, as a fuzzable enum.
 #[cfg_attr(fuzzing, derive(arbitrary::Arbitrary))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EolKind {
+pub(crate) enum EolKind {
     Any,
     Crlf,
     CrlfStrict,
@@ -31,7 +31,7 @@ pub enum EolKind {
 }
 
 impl EolKind {
-    pub fn eol(self) -> Eol {
+    pub(crate) fn eol(self) -> Eol {
         match self {
             EolKind::Any => Eol::Any,
             EolKind::Crlf => Eol::Crlf,
@@ -45,7 +45,7 @@ impl EolKind {
 /// One operation on the buffer under test (and the side buffer).
 #[cfg_attr(fuzzing, derive(arbitrary::Arbitrary))]
 #[derive(Debug, Clone)]
-pub enum Op {
+pub(crate) enum Op {
     Add(Vec<u8>),
     AddBytes(Vec<u8>),
     AddReference(Vec<u8>),
@@ -140,7 +140,7 @@ pub enum Op {
 }
 
 /// Expected end of line at or after `start` in `data`: (position, length).
-pub fn model_find_eol(data: &[u8], start: usize, eol: Eol) -> Option<(usize, usize)> {
+pub(crate) fn model_find_eol(data: &[u8], start: usize, eol: Eol) -> Option<(usize, usize)> {
     if start > data.len() {
         return None;
     }
@@ -174,7 +174,7 @@ pub fn model_find_eol(data: &[u8], start: usize, eol: Eol) -> Option<(usize, usi
 }
 
 /// Expected position of `needle` in `data[from..end]` (the match must end by `end`).
-pub fn model_search(data: &[u8], needle: &[u8], from: usize, end: usize) -> Option<usize> {
+pub(crate) fn model_search(data: &[u8], needle: &[u8], from: usize, end: usize) -> Option<usize> {
     let end = end.min(data.len());
     if from > end {
         return None;
@@ -245,7 +245,7 @@ impl LenTracker {
 }
 
 /// The buffer under test, a side buffer, and their models.
-pub struct Harness {
+pub(crate) struct Harness {
     pub buf: EvBuffer,
     pub side: EvBuffer,
     model: VecDeque<u8>,
@@ -264,7 +264,7 @@ fn bytes_of(d: &VecDeque<u8>) -> Vec<u8> {
 
 impl Harness {
     /// A harness whose buffers use a small chunk policy derived from `seed`.
-    pub fn new(seed: u32, files: bool) -> Harness {
+    pub(crate) fn new(seed: u32, files: bool) -> Harness {
         let min = 1 + (seed & 0x3f) as usize;
         let max = min + ((seed >> 6) & 0xff) as usize;
         let coalesce = ((seed >> 14) & 0x3f) as usize;
@@ -278,7 +278,7 @@ impl Harness {
     }
 
     /// A harness whose buffers use `policy`.
-    pub fn with_policy(policy: ChunkPolicy, files: bool) -> Harness {
+    pub(crate) fn with_policy(policy: ChunkPolicy, files: bool) -> Harness {
         let mut buf = EvBuffer::with_chunk_policy(policy);
         let mut side = EvBuffer::with_chunk_policy(policy);
         let tracker = LenTracker::attach(&mut buf);
@@ -331,7 +331,7 @@ impl Harness {
     }
 
     /// Applies `op` to the buffers and the models, checking every result.
-    pub fn apply(&mut self, op: &Op) {
+    pub(crate) fn apply(&mut self, op: &Op) {
         let len = self.model.len();
         match op {
             Op::Add(d) => {
@@ -862,7 +862,7 @@ impl Harness {
     }
 
     /// The invariants that hold after every operation.
-    pub fn check(&self) {
+    pub(crate) fn check(&self) {
         // The chunk queue's own invariants (no empty chunk, only the tail
         // writable, the length the sum of the chunk lengths).
         self.buf.check_invariants();
