@@ -88,6 +88,11 @@
 //! cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run evbuffer_ops
 //! cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run -O evbuffer_ops -- -max_total_time=60   # a bounded run
 //! ```
+//!
+//! "Statement N" in this crate's documentation and `sN_` in test names refer
+//! to item N of `docs/libevent-semantics.md` in the project's repository:
+//! libevent 2.1.12's behaviour, as this project pins it.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod appender;
