@@ -1,6 +1,6 @@
 //! Cases mirroring what libevent's `test/regress_buffer.c` checks, one test
 //! per libevent test (named after it), plus the statements of
-//! `libevent-behaviour.md` (1-37) they pin. Written from the facts those
+//! `docs/libevent-semantics.md` (items 1-37) they pin. Written from the facts those
 //! tests establish, not from their code.
 //!
 //! Where this crate deliberately differs (peek returns exactly the asked
