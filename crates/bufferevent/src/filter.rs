@@ -49,7 +49,16 @@ pub type FilterResult = Result<FilterStatus, FilterError>;
 ///   [`set_max_input`](crate::BufferEvent::set_max_input)) where libevent
 ///   passes -1 (statement 56), so that what a peer sends cannot grow the
 ///   input without bound; its one `Finished` call at end of file gets
-///   `None`.
+///   `None`. The output filter always gets `Some` too: the room below the
+///   underlying's write high watermark (or its default output bound), for
+///   `Flush` and `Finished` as well (libevent passes -1 there); with no
+///   room it is not called. A filter that stops at the limit keeps what it
+///   could not write and says so with [`wants_write`](Filter::wants_write);
+///   it is called again as the underlying drains. A `Flush` held back by
+///   the limit is passed again on every later call until one leaves `src`
+///   empty; `Finished` is passed once, after `Normal` calls have consumed
+///   `src` (or at once when the filter makes no progress on it by itself,
+///   as a TLS filter during its handshake).
 /// * `mode`: [`FlushMode::Normal`] for ordinary data, [`FlushMode::Flush`]
 ///   to push everything out, [`FlushMode::Finished`] when no more data will
 ///   come (emit trailers). The output filter sees `Finished` once from

@@ -81,9 +81,13 @@ pub(crate) struct FilterBackend {
     in_allowance: usize,
     /// Produced under the current allowance, not yet reported.
     in_unreported: usize,
-    /// The filter's write limit held back part of a `Flush`/`Finished`:
-    /// the output filter has not seen the mode yet.
+    /// The filter's write limit or the room below held back part of a
+    /// `Finished`: the output filter has not seen the mode yet.
     out_deferred: bool,
+    /// A `Flush` not delivered yet: the room below the underlying's bound
+    /// (or the write limit) held back part of the output. Every later run
+    /// of the output filter is a `Flush` until one leaves the output empty.
+    flush_pending: bool,
 }
 
 /// What one [`FilterBackend::process_output`] run did.
@@ -159,11 +163,37 @@ impl FilterBackend {
     /// (libevent's `BEV_SUSPEND_FILT_READ`).
     /// While the filter's own read limit holds it back, the underlying stops
     /// reading too, so that the transport's backpressure works.
-    fn sync_suspend(&mut self, core: &Core) {
+    fn sync_suspend(&mut self, core: &mut Core) {
+        self.sync_backlog(core);
         let want = (core.wants_read() || self.reads_for_close(core))
             && !core.input_full()
             && !self.in_limited;
         self.under.core.set_suspended_by_filter(!want);
+    }
+
+    /// Tells the core whether the stack's output backlog is at its bound:
+    /// this output plus every output below at the write high watermark in
+    /// force, or an output below at its own bound. The callback face pauses
+    /// reading on it ([`Core::backlogged`]).
+    fn sync_backlog(&self, core: &mut Core) {
+        let (below, below_full) = self.lower_backlog();
+        core.set_backlog_below(
+            below_full || core.output.len().saturating_add(below) >= core.write_high(),
+        );
+    }
+
+    /// Room below the underlying's write high watermark in force (its
+    /// default bound when none is set).
+    fn under_room(&self) -> usize {
+        self.under
+            .core
+            .write_high()
+            .saturating_sub(self.under.core.output.len())
+    }
+
+    /// Bytes the transport at the bottom of the stack has written.
+    fn bottom_written(&self) -> u64 {
+        self.under.backend.wire_written(&self.under.core)
     }
 
     /// Whether the filter reads although the user does not: a close waits
@@ -188,7 +218,11 @@ impl FilterBackend {
         self.in_limited = false;
         let stop = loop {
             let reading = core.enabled().contains(crate::Dir::READ) || self.close_waits;
-            if !reading || core.input_full() {
+            // The callback face's pause on the output backlog: what is
+            // already read below waits too, or a read callback that echoes
+            // would be fed from it while the peer does not read.
+            let paused = core.backlogged() && !self.close_waits;
+            if !reading || paused || core.input_full() {
                 break InStop::Blocked;
             }
             let src_len = self.under.core.input.len();
@@ -310,28 +344,47 @@ impl FilterBackend {
     /// Runs the output filter (statements 58, 59, 61). Returns whether a
     /// call returned `Ok`.
     ///
+    /// Every call's `limit` is the room below the underlying's write high
+    /// watermark in force (its default bound when none is set), for a
+    /// `Flush` or `Finished` too, where libevent passes -1 (unlimited): one
+    /// flush cannot grow the underlying's output past its bound (an
+    /// expanding filter, or an echo that flushes everything it writes to a
+    /// peer that does not read). With no room nothing is called. What the
+    /// room holds back goes on as the underlying drains, and the mode goes
+    /// with it: a `Flush` stays pending (`flush_pending`) and every later
+    /// run is a `Flush` until one leaves the output empty; `Finished`
+    /// reaches the filter once, after `Normal` calls have consumed the
+    /// output (`out_deferred`), so trailers never overtake data.
+    ///
     /// A rate limit on the filter counts the bytes the output filter
     /// consumes. It is asked before each call that has output to consume
     /// (again, after reporting, each time an allowance is used up) and its
-    /// allowance is passed as the `limit`. While it holds output back, a
-    /// `Flush`/`Finished` becomes `Normal` calls and `Finished` reaches the
-    /// filter only once the output has gone (`out_deferred`): trailers
-    /// never overtake data.
+    /// allowance cuts the `limit` down; while it holds output back, the
+    /// calls are `Normal` and the mode waits the same way.
     ///
     /// After `Finished` the filter is called again (with `Normal`) only
     /// while it [wants to write](Filter::wants_write): what it could not
-    /// send yet (a TLS close during the handshake).
+    /// send yet (a TLS close during the handshake, or output held back by
+    /// the room).
+    ///
+    /// Consumed bytes are counted ([`Core::on_consumed`]) but do not
+    /// restart the write timeout: only the transport at the bottom writing
+    /// does (see `poll_write`).
     fn process_output(&mut self, core: &mut Core, mode: FlushMode, now: Instant) -> OutRun {
         self.out_deferred = false;
         let mut run = OutRun::default();
         if self.out_failed || core.write_half() == HalfState::Failed {
+            self.flush_pending = false;
             return run;
         }
         let mode = if self.out_finished {
+            self.flush_pending = false;
             if !self.output.wants_write() {
                 return run;
             }
             FlushMode::Normal
+        } else if mode == FlushMode::Normal && self.flush_pending {
+            FlushMode::Flush
         } else {
             mode
         };
@@ -348,44 +401,47 @@ impl FilterBackend {
         let mut allowance = 0usize;
         let mut unreported = 0usize;
         let under_before = self.under.core.output.len();
+        // A forced mode is delivered by a call in that mode that leaves
+        // the output empty.
+        let mut delivered = mode == FlushMode::Normal;
+        // A `Normal` call standing in for `Finished` moved nothing although
+        // there was room: the filter holds its source back for a reason of
+        // its own (a TLS handshake still running).
+        let mut held = false;
         for _ in 0..MAX_CALLS {
-            // The room below the underlying's write high watermark in force
-            // (its default bound when none is set), as on the input side:
-            // one call cannot grow the underlying's output without bound
-            // (an expanding output filter).
-            let mut limit = if mode == FlushMode::Normal {
-                Some(
-                    self.under
-                        .core
-                        .write_high()
-                        .saturating_sub(self.under.core.output.len()),
-                )
+            let room = self.under_room();
+            if room == 0 {
+                break;
+            }
+            let mut limit = room;
+            // `Finished` reaches the filter once, with nothing left to
+            // consume: until then the output goes through `Normal` calls
+            // (unless the filter holds it back itself).
+            let mut call_mode = if mode == FlushMode::Finished && !core.output.is_empty() && !held {
+                FlushMode::Normal
             } else {
-                None
+                mode
             };
-            let mut call_mode = mode;
             if limited && !core.output.is_empty() {
                 if allowance == 0 {
-                    core.on_written(std::mem::take(&mut unreported), now);
+                    core.on_consumed(std::mem::take(&mut unreported), now);
                     allowance = core.write_quota(core.output.len(), now);
                     if allowance == 0 {
                         // suspended until the core's write retry instant
-                        self.out_deferred = mode != FlushMode::Normal;
                         break;
                     }
                 }
-                limit = Some(limit.map_or(allowance, |l| l.min(allowance)));
+                limit = limit.min(allowance);
                 if allowance < core.output.len() {
                     call_mode = FlushMode::Normal;
                 }
             }
-            self.out_deferred = call_mode != mode;
             let src_before = core.output.len();
             let dst_before = self.under.core.output.len();
             let res = self.output.process(
                 &mut core.output,
                 &mut self.under.core.output,
-                limit,
+                Some(limit),
                 call_mode,
             );
             self.drain_filter_events(core);
@@ -396,7 +452,7 @@ impl FilterBackend {
             run.moved |= consumed > 0 || added;
             match res {
                 Ok(FilterStatus::Ok) => run.ok = true,
-                Ok(FilterStatus::NeedMore) => break,
+                Ok(FilterStatus::NeedMore) => {}
                 Err(e) => {
                     tracing::debug!(error = %e, "output filter failed");
                     run.moved = true;
@@ -408,18 +464,46 @@ impl FilterBackend {
                     break;
                 }
             }
-            let more_src = consumed > 0 && !core.output.is_empty();
-            let more_records = added && self.output.wants_write();
-            if !more_src && !more_records {
+            let progressed = consumed > 0 || added;
+            if call_mode == mode && (mode == FlushMode::Finished || core.output.is_empty()) {
+                delivered = true;
+            }
+            if !delivered
+                && mode == FlushMode::Finished
+                && !progressed
+                && !held
+                && !core.output.is_empty()
+            {
+                // The filter holds its source back itself: it gets
+                // `Finished` now, as libevent's filters do, and finishes
+                // later ([`Filter::wants_write`], `close_waits`).
+                held = true;
+                continue;
+            }
+            if res.is_ok_and(|st| st == FilterStatus::NeedMore)
+                && (delivered || !core.output.is_empty())
+            {
                 break;
             }
-            if call_mode == FlushMode::Normal && self.under_output_full() {
+            let more_src = consumed > 0 && !core.output.is_empty();
+            let more_records = added && self.output.wants_write();
+            // the held-back mode, once the output is consumed
+            let deliver = !delivered && progressed;
+            if !more_src && !more_records && !deliver {
                 break;
             }
         }
-        core.on_written(unreported, now);
+        core.on_consumed(unreported, now);
+        if !self.out_failed {
+            match mode {
+                FlushMode::Flush => self.flush_pending = !delivered,
+                FlushMode::Finished => self.out_deferred = !delivered,
+                FlushMode::Normal => {}
+            }
+        }
         if mode == FlushMode::Finished && !self.out_failed && !self.out_deferred {
             self.out_finished = true;
+            self.flush_pending = false;
             // still something to say (a TLS close during the handshake)
             self.close_waits = self.output.wants_write();
         }
@@ -428,6 +512,7 @@ impl FilterBackend {
             // runs its own output filter now.
             self.under.backend.after_write(&mut self.under.core, now);
         }
+        self.sync_backlog(core);
         run
     }
 }
@@ -461,9 +546,14 @@ impl Backend for FilterBackend {
         // below until it is all out (R6 in the filters helper's notes).
         if self.push_below {
             if self.under.output_pending() {
+                let written = self.bottom_written();
                 progress |= self.under.poll_write_side(cx);
                 progress |= self.forward_events(core);
+                if self.bottom_written() != written {
+                    core.note_write_progress(now);
+                }
                 wake_other(&mut self.write_waker, cx);
+                self.sync_suspend(core);
             }
             self.push_below = self.under.output_pending();
         }
@@ -494,22 +584,31 @@ impl Backend for FilterBackend {
             }
             progress |= self.process_output(core, FlushMode::Normal, now).moved;
             if core.wants_shutdown() && !self.out_finished {
+                // (a `Finished` held back by the room below is no progress)
                 self.finish(core, now);
-                progress = true;
+                progress |= self.out_finished;
             }
             progress |= self.continue_close(core, now);
-            let written = self.under.core.total_written();
+            // The write timeout runs until the transport at the bottom
+            // writes: bytes merely moved into the outputs below do not
+            // restart it (a peer that does not read is dropped at the
+            // timeout, whatever the filters still move).
+            let written = self.bottom_written();
             let under_progress = self.under.poll_write_side(cx);
             progress |= self.forward_events(core);
-            if self.under.core.total_written() != written {
+            if self.bottom_written() != written {
                 core.note_write_progress(now);
             }
             progress |= under_progress;
-            // Loop again only if the underlying made room for more.
-            if !under_progress || core.output.is_empty() || self.under_output_full() {
+            // Loop again only if the underlying made room for more, and
+            // there is more: output, a pending flush, or output the filter
+            // held back.
+            let more = !core.output.is_empty() || self.flush_pending || self.output.wants_write();
+            if !under_progress || !more || self.under_output_full() {
                 break;
             }
         }
+        self.sync_suspend(core);
         if core.write_half() == HalfState::Open
             && self.out_finished
             && !self.close_waits
@@ -540,10 +639,28 @@ impl Backend for FilterBackend {
         Ok(ok)
     }
 
-    /// Includes a close waiting for the output filter: its data and
-    /// trailer are output not yet sent (so a write timeout bounds the wait).
+    /// Includes a close waiting for the output filter (its data and
+    /// trailer are output not yet sent, so a write timeout bounds the
+    /// wait), a `Flush` held back by the room below, and output the filter
+    /// holds back itself ([`Filter::wants_write`]).
     fn lower_output_pending(&self) -> bool {
-        self.close_waits || self.under.output_pending()
+        self.close_waits
+            || self.flush_pending
+            || (!self.out_failed && !self.out_finished && self.output.wants_write())
+            || self.under.output_pending()
+    }
+
+    /// The underlying's output and everything below it.
+    fn lower_backlog(&self) -> (usize, bool) {
+        let (below, below_full) = self.under.backend.lower_backlog();
+        (
+            self.under.core.output.len().saturating_add(below),
+            below_full || self.under.core.output_full(),
+        )
+    }
+
+    fn wire_written(&self, _core: &Core) -> u64 {
+        self.bottom_written()
     }
 
     fn lower_suspended(&self) -> crate::Dir {
@@ -706,6 +823,7 @@ impl BufferEvent {
                 in_allowance: 0,
                 in_unreported: 0,
                 out_deferred: false,
+                flush_pending: false,
             }),
             options,
             || peer,

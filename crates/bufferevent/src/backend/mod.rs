@@ -63,6 +63,19 @@ pub(crate) trait Backend: Send {
         false
     }
 
+    /// The output backlog below this bufferevent: the bytes in the outputs
+    /// of every bufferevent under it (a filter's underlying, and further
+    /// down), and whether any of those is at its own bound.
+    fn lower_backlog(&self) -> (usize, bool) {
+        (0, false)
+    }
+
+    /// Bytes the transport at the bottom of the stack has written (for a
+    /// socket or a pair, its own count; a filter asks its underlying).
+    fn wire_written(&self, core: &Core) -> u64 {
+        core.total_written()
+    }
+
     /// The directions in which a bufferevent below this one is suspended
     /// by its rate limit (a filter's underlying, or further down).
     fn lower_suspended(&self) -> Dir {

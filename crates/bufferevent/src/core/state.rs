@@ -65,6 +65,11 @@ struct Suspend {
     /// the output backlog is at or above the write high watermark in force
     /// ([`Core::backlogged`]).
     on_backlog: bool,
+    /// For a filter: the output backlog of the whole stack (this output
+    /// plus every output below) is at the write high watermark in force,
+    /// or an output below is at its own bound. Kept by the filter backend
+    /// ([`Core::set_backlog_below`]).
+    backlog_below: bool,
 }
 
 /// The sans-IO state of one bufferevent.
@@ -388,8 +393,19 @@ impl Core {
     /// never reads (Netty's writability turning `autoRead` off); libevent
     /// has no such pause, its output grows without bound. The async face
     /// needs none: its `poll_write` waits instead.
+    ///
+    /// For a filter the backlog is the whole stack's: what it already
+    /// moved into the outputs below counts too, so a filter that pushes
+    /// everything down (a `Flush`) still pauses its reading.
     pub(crate) fn backlogged(&self) -> bool {
-        self.suspend.on_backlog && self.output.len() >= self.write_high()
+        self.suspend.on_backlog
+            && (self.suspend.backlog_below || self.output.len() >= self.write_high())
+    }
+
+    /// The filter backend tells whether the stack's output backlog is at
+    /// its bound ([`backlogged`](Self::backlogged)).
+    pub(crate) fn set_backlog_below(&mut self, on: bool) {
+        self.suspend.backlog_below = on;
     }
 
     /// Turns the pause of [`backlogged`](Self::backlogged) on (the callback
@@ -559,8 +575,22 @@ impl Core {
         if n == 0 {
             return;
         }
-        self.stats.bytes_out += n as u64;
         self.restart_timeouts(Dir::WRITE, now);
+        self.on_consumed(n, now);
+    }
+
+    /// [`on_written`](Self::on_written) for a filter's output filter: the
+    /// bytes are counted, the limits told, the write callback scheduled,
+    /// but the write timeout is not restarted. Bytes moved to the
+    /// underlying's output have not reached the peer; the filter restarts
+    /// its write timeout only when the transport at the bottom of the
+    /// stack writes ([`note_write_progress`](Self::note_write_progress)),
+    /// so that a peer that does not read is dropped at the write timeout.
+    pub(crate) fn on_consumed(&mut self, n: usize, now: Instant) {
+        if n == 0 {
+            return;
+        }
+        self.stats.bytes_out += n as u64;
         if let Some(l) = self.limits.as_mut().filter(|l| l.limits.is_active()) {
             l.limits.consumed(Direction::Write, n, now);
         }
