@@ -608,6 +608,15 @@ impl Backend for FilterBackend {
                 break;
             }
         }
+        // What the underlying's last write made room for goes down now:
+        // after this step, output the filter held back is either below or
+        // waiting for room there (pending output for the drivers), unless
+        // the filter holds it for a reason of its own (a TLS handshake).
+        if (self.flush_pending || self.output.wants_write() || !core.output.is_empty())
+            && !self.under_output_full()
+        {
+            progress |= self.process_output(core, FlushMode::Normal, now).moved;
+        }
         self.sync_suspend(core);
         if core.write_half() == HalfState::Open
             && self.out_finished
@@ -641,13 +650,12 @@ impl Backend for FilterBackend {
 
     /// Includes a close waiting for the output filter (its data and
     /// trailer are output not yet sent, so a write timeout bounds the
-    /// wait), a `Flush` held back by the room below, and output the filter
-    /// holds back itself ([`Filter::wants_write`]).
+    /// wait) and a `Flush` held back by the room below. Output the filter
+    /// holds back because the room below ran out ([`Filter::wants_write`])
+    /// is pending through the underlying's full output: `poll_write` ends
+    /// by moving it down whenever there is room.
     fn lower_output_pending(&self) -> bool {
-        self.close_waits
-            || self.flush_pending
-            || (!self.out_failed && !self.out_finished && self.output.wants_write())
-            || self.under.output_pending()
+        self.close_waits || self.flush_pending || self.under.output_pending()
     }
 
     /// The underlying's output and everything below it.
