@@ -24,7 +24,6 @@
 //!
 //! The layers and the libevent-to-Rust map are described in the README.
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
 
 pub use bufferevent;
 pub use evbuffer;

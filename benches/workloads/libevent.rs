@@ -38,7 +38,7 @@ extern "C" {
 }
 
 /// A workload's state inside the shim; freed on drop.
-pub struct Lev {
+pub(crate) struct Lev {
     state: *mut c_void,
     run: RunFn,
     free: FreeFn,
@@ -46,13 +46,13 @@ pub struct Lev {
 }
 
 /// Sets `id` up on libevent (not timed).
-pub fn setup(id: Id) -> Box<dyn Workload> {
+pub(crate) fn setup(id: Id) -> Box<dyn Workload> {
     Box::new(Lev::new(id))
 }
 
 impl Lev {
     /// Runs the shim's setup for `id`.
-    pub fn new(id: Id) -> Lev {
+    pub(crate) fn new(id: Id) -> Lev {
         let (new, run, free): (NewFn, RunFn, FreeFn) = match id {
             Id::B1 => (lev_b1_new, lev_b1_run, lev_b1_free),
             Id::B2 => (lev_b2_new, lev_b2_run, lev_b2_free),
@@ -75,7 +75,7 @@ impl Lev {
     }
 
     /// How many extents libevent's B4 buffer has (`None` for other workloads).
-    pub fn b4_extents(&self) -> Option<usize> {
+    pub(crate) fn b4_extents(&self) -> Option<usize> {
         // SAFETY: `state` came from lev_b4_new when id is B4, and is live.
         (self.id == Id::B4).then(|| unsafe { lev_b4_extents(self.state) } as usize)
     }

@@ -14,7 +14,7 @@
 mod shared;
 
 #[cfg(has_libevent)]
-pub mod libevent;
+pub(crate) mod libevent;
 
 #[allow(unused_imports)] // each includer uses a different part
 pub(crate) use shared::{expected, steady_allocator, thread_cpu_ns, Id, Workload};
@@ -23,7 +23,7 @@ use std::fmt;
 
 /// Which implementation runs a workload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Side {
+pub(crate) enum Side {
     /// `evbuffer::EvBuffer`
     Evbuffer,
     /// libevent's evbuffer through the C shim
@@ -34,7 +34,7 @@ pub enum Side {
 
 impl Side {
     /// Every side, in table order.
-    pub const ALL: [Side; 3] = [Side::Evbuffer, Side::Libevent, Side::BytesMut];
+    pub(crate) const ALL: [Side; 3] = [Side::Evbuffer, Side::Libevent, Side::BytesMut];
 }
 
 impl fmt::Display for Side {
@@ -48,11 +48,11 @@ impl fmt::Display for Side {
 }
 
 /// Whether this build has the libevent side.
-pub const HAS_LIBEVENT: bool = cfg!(has_libevent);
+pub(crate) const HAS_LIBEVENT: bool = cfg!(has_libevent);
 
 /// Sets a workload up on one side (not timed). `None` for the libevent side
 /// when the build did not find libevent, and for B4 on `BytesMut`.
-pub fn setup(side: Side, id: Id) -> Option<Box<dyn Workload>> {
+pub(crate) fn setup(side: Side, id: Id) -> Option<Box<dyn Workload>> {
     match side {
         Side::Evbuffer => Some(shared::evbuf::setup(id)),
         Side::BytesMut => shared::bytesmut::setup(id),

@@ -17,7 +17,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 /// Bound on every wait for a process or a reply.
-pub const LONG: Duration = Duration::from_secs(20);
+pub(crate) const LONG: Duration = Duration::from_secs(20);
 
 /// Captured stdout kept per process (the rest is read and dropped).
 const MAX_CAPTURE: usize = 8 * 1024 * 1024;
@@ -30,7 +30,7 @@ fn missing(what: &str) -> Option<PathBuf> {
 }
 
 /// HAProxy's binary, or `None` (with a note) when it is not installed.
-pub fn haproxy() -> Option<PathBuf> {
+pub(crate) fn haproxy() -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
         .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/usr/local/sbin")])
@@ -41,7 +41,7 @@ pub fn haproxy() -> Option<PathBuf> {
 
 /// `target/<profile>/examples/filter_server`, if built (plain `cargo test`
 /// builds the examples before running tests).
-pub fn filter_server() -> Option<PathBuf> {
+pub(crate) fn filter_server() -> Option<PathBuf> {
     let exe = std::env::current_exe().ok()?;
     let path = exe
         .parent()?
@@ -65,7 +65,7 @@ struct Captured {
 }
 
 /// A child process with its stdout captured; killed and reaped on drop.
-pub struct Proc {
+pub(crate) struct Proc {
     pub name: String,
     child: Child,
     out: Arc<(Mutex<Captured>, Condvar)>,
@@ -74,7 +74,7 @@ pub struct Proc {
 
 impl Proc {
     /// Starts `cmd` with stdout captured and stderr inherited.
-    pub fn spawn(name: &str, mut cmd: Command) -> Proc {
+    pub(crate) fn spawn(name: &str, mut cmd: Command) -> Proc {
         let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -110,18 +110,18 @@ impl Proc {
     }
 
     /// The process id.
-    pub fn id(&self) -> u32 {
+    pub(crate) fn id(&self) -> u32 {
         self.child.id()
     }
 
     /// Everything captured so far.
-    pub fn output(&self) -> String {
+    pub(crate) fn output(&self) -> String {
         self.out.0.lock().unwrap().text.clone()
     }
 
     /// Waits until the captured output satisfies `pred` (or the pipe
     /// closes, or `within` passes); panics with the output if it never does.
-    pub fn wait_for(&self, within: Duration, pred: impl Fn(&str) -> bool) -> String {
+    pub(crate) fn wait_for(&self, within: Duration, pred: impl Fn(&str) -> bool) -> String {
         let (m, cv) = &*self.out;
         let end = Instant::now() + within;
         let mut c = m.lock().unwrap();
@@ -142,7 +142,7 @@ impl Proc {
     }
 
     /// The port from the `listening on port N` line.
-    pub fn port(&self) -> u16 {
+    pub(crate) fn port(&self) -> u16 {
         let out = self.wait_for(LONG, |s| {
             s.contains("listening on port ") && s.contains('\n')
         });
@@ -153,12 +153,12 @@ impl Proc {
     }
 
     /// Sends SIGTERM.
-    pub fn terminate(&self) {
+    pub(crate) fn terminate(&self) {
         signal(self.id(), "TERM");
     }
 
     /// Waits for the process to exit, at most `within`.
-    pub fn wait_exit(&mut self, within: Duration) -> Option<ExitStatus> {
+    pub(crate) fn wait_exit(&mut self, within: Duration) -> Option<ExitStatus> {
         let end = Instant::now() + within;
         loop {
             if let Some(s) = self.exited {
@@ -187,7 +187,7 @@ impl Drop for Proc {
 
 /// Sends signal `name` (`TERM`, `HUP`...) to `pid`, through kill(1): no
 /// unsafe code in tests.
-pub fn signal(pid: u32, name: &str) {
+pub(crate) fn signal(pid: u32, name: &str) {
     let ok = Command::new("kill")
         .args([&format!("-{name}"), &pid.to_string()])
         .status()
@@ -196,7 +196,7 @@ pub fn signal(pid: u32, name: &str) {
 }
 
 /// The last 4 KiB of `s`, for failure messages.
-pub fn tail(s: &str) -> &str {
+pub(crate) fn tail(s: &str) -> &str {
     let mut at = s.len().saturating_sub(4096);
     while !s.is_char_boundary(at) {
         at += 1;
@@ -206,13 +206,13 @@ pub fn tail(s: &str) -> &str {
 
 /// A listening socket on 127.0.0.1 and a free port, held by the test as a
 /// process manager holds it.
-pub fn listening_socket() -> TcpListener {
+pub(crate) fn listening_socket() -> TcpListener {
     TcpListener::bind("127.0.0.1:0").unwrap()
 }
 
 /// Starts `filter_server` on `sock` (inherited as descriptor 3 with
 /// `LISTEN_FDS`, as systemd or a predecessor passes it) with `args`.
-pub fn start_server(exe: &Path, sock: &TcpListener, args: &[&str], name: &str) -> Proc {
+pub(crate) fn start_server(exe: &Path, sock: &TcpListener, args: &[&str], name: &str) -> Proc {
     let mut all = vec!["--port", "0", "--bind", "127.0.0.1"];
     all.extend_from_slice(args);
     let cmd = listener::activation::successor_command(exe, &all, sock).unwrap();
@@ -228,7 +228,7 @@ pub fn start_server(exe: &Path, sock: &TcpListener, args: &[&str], name: &str) -
 
 /// A port that was free a moment ago (for HAProxy's frontend, which binds
 /// its own socket).
-pub fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -241,7 +241,7 @@ pub fn free_port() -> u16 {
 /// `send-proxy`), and a health check that speaks the protocol: it connects
 /// with the PROXY header (v2: the `LOCAL` command), sends `ping\n`, expects
 /// a framed reply and closes cleanly (`linger`: FIN, not RST).
-pub fn haproxy_config(frontend: u16, backends: &[u16], send: &str) -> String {
+pub(crate) fn haproxy_config(frontend: u16, backends: &[u16], send: &str) -> String {
     let mut cfg = format!(
         "global
     maxconn 4096
@@ -276,7 +276,7 @@ backend filter_servers
 
 /// Writes `cfg` next to the test binary and starts HAProxy on it in the
 /// foreground; returns once its frontend accepts connections.
-pub fn start_haproxy(exe: &Path, cfg: &str, frontend: u16, tag: &str) -> Proc {
+pub(crate) fn start_haproxy(exe: &Path, cfg: &str, frontend: u16, tag: &str) -> Proc {
     let dir = std::env::temp_dir().join(format!("evstack-haproxy-{}-{tag}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("haproxy.cfg");
@@ -294,14 +294,14 @@ pub fn start_haproxy(exe: &Path, cfg: &str, frontend: u16, tag: &str) -> Proc {
 }
 
 /// The filter server's echo reply to `request`: upper-cased and framed.
-pub fn echo_reply(request: &[u8]) -> Vec<u8> {
+pub(crate) fn echo_reply(request: &[u8]) -> Vec<u8> {
     evstack::seed::framed(&request.to_ascii_uppercase())
 }
 
 /// One request on a new connection from a fresh source port: sends
 /// `request`, reads the echo reply up to the frame's end, checks it byte
 /// for byte. Returns the client's source address, or why it failed.
-pub fn request_once(
+pub(crate) fn request_once(
     to: SocketAddr,
     request: &[u8],
     within: Duration,
@@ -328,7 +328,7 @@ pub fn request_once(
 
 /// Whether `log` shows a passed HAProxy health check: a connection that
 /// read the 5 bytes `ping\n` and was closed by its client.
-pub fn health_checked(log: &str) -> bool {
+pub(crate) fn health_checked(log: &str) -> bool {
     log.lines().any(|l| {
         l.contains("connection closed")
             && l.contains(" reads=1 bytes_in=5 ")
@@ -337,7 +337,7 @@ pub fn health_checked(log: &str) -> bool {
 }
 
 /// The `client=` addresses of a server's close lines.
-pub fn logged_clients(log: &str) -> Vec<SocketAddr> {
+pub(crate) fn logged_clients(log: &str) -> Vec<SocketAddr> {
     log.lines()
         .filter(|l| l.contains("connection closed"))
         .filter_map(|l| l.rsplit(" client=").next())
@@ -347,7 +347,7 @@ pub fn logged_clients(log: &str) -> Vec<SocketAddr> {
 }
 
 /// The `(drained, cut)` counts of the `drained: ...` line.
-pub fn drain_counts(out: &str) -> Option<(usize, usize)> {
+pub(crate) fn drain_counts(out: &str) -> Option<(usize, usize)> {
     let line = out.lines().find_map(|l| l.strip_prefix("drained: "))?;
     let mut words = line.split(' ');
     let drained = words.next()?.parse().ok()?;
@@ -356,7 +356,7 @@ pub fn drain_counts(out: &str) -> Option<(usize, usize)> {
 }
 
 /// The p-th percentile (0..=100) of `v` (sorted here).
-pub fn percentile(v: &mut [Duration], p: f64) -> Duration {
+pub(crate) fn percentile(v: &mut [Duration], p: f64) -> Duration {
     if v.is_empty() {
         return Duration::ZERO;
     }

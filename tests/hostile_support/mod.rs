@@ -22,7 +22,7 @@ use evstack::filters::tls::rustls;
 
 /// The bound on every blocking read or write of the clients, and on
 /// waiting for a server's first lines.
-pub const LONG: Duration = Duration::from_secs(10);
+pub(crate) const LONG: Duration = Duration::from_secs(10);
 
 /// Lines of a server's output kept for failure messages.
 const TAIL: usize = 40;
@@ -34,7 +34,7 @@ const NOTABLE: usize = 60;
 /// the last [`TAIL`] lines, the first [`NOTABLE`] notable ones, a count of
 /// accept failures for lack of descriptors).
 #[derive(Default)]
-pub struct Log {
+pub(crate) struct Log {
     pub tail: VecDeque<String>,
     pub notable: Vec<String>,
     pub emfile: usize,
@@ -42,7 +42,7 @@ pub struct Log {
 
 /// The example servers under test.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Target {
+pub(crate) enum Target {
     /// `filter_server --echo`: upper-cased, framed `|--- HEAD ---|`...`|--- END ---|\n`.
     FilterServer,
     /// `upper_server`: upper-cased, framed with `================\n` lines.
@@ -59,7 +59,7 @@ pub enum Target {
 
 impl Target {
     /// Every example server.
-    pub const ALL: [Target; 6] = [
+    pub(crate) const ALL: [Target; 6] = [
         Target::FilterServer,
         Target::UpperServer,
         Target::ZlibEcho,
@@ -69,7 +69,7 @@ impl Target {
     ];
 
     /// The example binary's name.
-    pub fn example(self) -> &'static str {
+    pub(crate) fn example(self) -> &'static str {
         match self {
             Target::FilterServer => "filter_server",
             Target::UpperServer => "upper_server",
@@ -81,7 +81,7 @@ impl Target {
     }
 
     /// Whether the server answers what it reads (all but the download server).
-    pub fn echoes(self) -> bool {
+    pub(crate) fn echoes(self) -> bool {
         self != Target::RatelimitServer
     }
 }
@@ -89,7 +89,7 @@ impl Target {
 /// The bounds a server is started with, in seconds (0: the server's
 /// "never").
 #[derive(Clone, Copy, Debug)]
-pub struct Bounds {
+pub(crate) struct Bounds {
     pub idle: u64,
     pub write: u64,
     pub handshake: u64,
@@ -106,7 +106,7 @@ impl Default for Bounds {
 }
 
 /// `target/<profile>/examples/<name>`, if built.
-pub fn example(name: &str) -> Option<PathBuf> {
+pub(crate) fn example(name: &str) -> Option<PathBuf> {
     let exe = std::env::current_exe().ok()?;
     let profile_dir = exe.parent()?.parent()?; // .../deps/<test> -> profile dir
     let path = profile_dir.join("examples").join(name);
@@ -133,7 +133,7 @@ fn temp_dir(tag: &str) -> PathBuf {
 
 /// An example server running as a child process, killed (and reaped) when
 /// dropped.
-pub struct Server {
+pub(crate) struct Server {
     pub target: Target,
     pub port: u16,
     child: Child,
@@ -176,12 +176,12 @@ impl Server {
     /// `nofile`, under that `RLIMIT_NOFILE` (set by the shell's `ulimit -n`
     /// before it `exec`s the server, so the process id is the server's).
     /// `None` if the example is not built.
-    pub fn start(target: Target, bounds: Bounds, nofile: Option<u64>) -> Option<Server> {
+    pub(crate) fn start(target: Target, bounds: Bounds, nofile: Option<u64>) -> Option<Server> {
         Server::start_with(target, bounds, nofile, &[])
     }
 
     /// [`start`](Self::start) with more arguments for the server.
-    pub fn start_with(
+    pub(crate) fn start_with(
         target: Target,
         bounds: Bounds,
         nofile: Option<u64>,
@@ -304,50 +304,50 @@ impl Server {
     }
 
     /// The server's address.
-    pub fn addr(&self) -> SocketAddr {
+    pub(crate) fn addr(&self) -> SocketAddr {
         SocketAddr::from(([127, 0, 0, 1], self.port))
     }
 
     /// The process id.
-    pub fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 
     /// Whether the process is still running.
-    pub fn alive(&mut self) -> bool {
+    pub(crate) fn alive(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
     }
 
     /// Resident memory (`VmRSS`), KiB.
-    pub fn rss_kib(&self) -> u64 {
+    pub(crate) fn rss_kib(&self) -> u64 {
         rss_kib(self.pid())
     }
 
     /// User + system CPU time so far.
-    pub fn cpu(&self) -> Duration {
+    pub(crate) fn cpu(&self) -> Duration {
         cpu_time(self.pid())
     }
 
     /// The bounded log.
-    pub fn log(&self) -> std::sync::MutexGuard<'_, Log> {
+    pub(crate) fn log(&self) -> std::sync::MutexGuard<'_, Log> {
         self.log.lock().unwrap()
     }
 
     /// The last lines of output, for failure messages.
-    pub fn tail(&self) -> String {
+    pub(crate) fn tail(&self) -> String {
         let l = self.log();
         let lines: Vec<&str> = l.tail.iter().map(String::as_str).collect();
         format!("last output lines:\n{}", lines.join("\n"))
     }
 
     /// The TLS client configuration trusting this `tls_echo`'s certificate.
-    pub fn tls_config(&self) -> Arc<rustls::ClientConfig> {
+    pub(crate) fn tls_config(&self) -> Arc<rustls::ClientConfig> {
         tls_client_config(self.ca.as_deref().expect("a tls_echo server"))
     }
 
     /// One healthy client: sends `data` (or, for the download server,
     /// reads `data.len()` bytes) and checks every byte of the answer.
-    pub fn exchange(&self, data: &[u8]) -> Result<(), String> {
+    pub(crate) fn exchange(&self, data: &[u8]) -> Result<(), String> {
         match self.target {
             Target::FilterServer => {
                 framed_exchange(self.addr(), data, evstack::seed::HEAD, evstack::seed::END)
@@ -379,7 +379,11 @@ impl Server {
     }
 
     /// [`exchange`](Self::exchange), retried until it succeeds or `within` passes.
-    pub fn exchange_within(&self, data: &[u8], within: Duration) -> Result<Duration, String> {
+    pub(crate) fn exchange_within(
+        &self,
+        data: &[u8],
+        within: Duration,
+    ) -> Result<Duration, String> {
         let start = Instant::now();
         loop {
             match self.exchange(data) {
@@ -400,7 +404,7 @@ impl Drop for Server {
 }
 
 /// `VmRSS` of process `pid`, KiB (0 once it is gone).
-pub fn rss_kib(pid: u32) -> u64 {
+pub(crate) fn rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
@@ -427,7 +431,7 @@ fn clk_tck() -> u64 {
 
 /// User + system CPU time of process `pid` (fields 14 and 15 of
 /// `/proc/PID/stat`).
-pub fn cpu_time(pid: u32) -> Duration {
+pub(crate) fn cpu_time(pid: u32) -> Duration {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // the command name may hold spaces: count fields after its ')'
     let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
@@ -441,7 +445,7 @@ pub fn cpu_time(pid: u32) -> Duration {
 }
 
 /// A connection with every read and write bounded by [`LONG`].
-pub fn connect(addr: SocketAddr) -> std::io::Result<TcpStream> {
+pub(crate) fn connect(addr: SocketAddr) -> std::io::Result<TcpStream> {
     let c = TcpStream::connect_timeout(&addr, LONG)?;
     c.set_read_timeout(Some(LONG))?;
     c.set_write_timeout(Some(LONG))?;
@@ -449,7 +453,7 @@ pub fn connect(addr: SocketAddr) -> std::io::Result<TcpStream> {
 }
 
 /// `Ok` if `got == want`, else where they differ.
-pub fn check(got: &[u8], want: &[u8]) -> Result<(), String> {
+pub(crate) fn check(got: &[u8], want: &[u8]) -> Result<(), String> {
     if got == want {
         return Ok(());
     }
@@ -462,14 +466,14 @@ pub fn check(got: &[u8], want: &[u8]) -> Result<(), String> {
 }
 
 /// A small xorshift generator: the tests' randomness, seeded per thread.
-pub struct Rng(u64);
+pub(crate) struct Rng(u64);
 
 impl Rng {
-    pub fn new(seed: u64) -> Rng {
+    pub(crate) fn new(seed: u64) -> Rng {
         Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
     }
 
-    pub fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
@@ -477,18 +481,18 @@ impl Rng {
     }
 
     /// A number in `0..n`.
-    pub fn below(&mut self, n: u64) -> u64 {
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
         self.next() % n.max(1)
     }
 
     /// `n` random bytes.
-    pub fn bytes(&mut self, n: usize) -> Vec<u8> {
+    pub(crate) fn bytes(&mut self, n: usize) -> Vec<u8> {
         (0..n).map(|_| self.next() as u8).collect()
     }
 
     /// `n` random lower-case letters, spaces and newlines (nothing that
     /// looks like the seed servers' frames once upper-cased).
-    pub fn text(&mut self, n: usize) -> Vec<u8> {
+    pub(crate) fn text(&mut self, n: usize) -> Vec<u8> {
         const A: &[u8] = b"abcdefghijklmnopqrstuvwxyz \n";
         (0..n)
             .map(|_| A[(self.next() % A.len() as u64) as usize])
@@ -498,7 +502,7 @@ impl Rng {
 
 /// Data for a healthy client of `target`: text for the upper-casing
 /// servers, any bytes for the others.
-pub fn healthy_data(target: Target, rng: &mut Rng, n: usize) -> Vec<u8> {
+pub(crate) fn healthy_data(target: Target, rng: &mut Rng, n: usize) -> Vec<u8> {
     match target {
         Target::ZlibEcho | Target::TlsEcho => rng.bytes(n),
         _ => rng.text(n),
@@ -558,7 +562,7 @@ fn framed_exchange(addr: SocketAddr, data: &[u8], head: &[u8], tail: &[u8]) -> R
 
 /// A zlib stream's compressed form of `data`, ending in a sync flush: the
 /// two header bytes, then the deflate blocks.
-pub fn zlib_sync(data: &[u8]) -> Vec<u8> {
+pub(crate) fn zlib_sync(data: &[u8]) -> Vec<u8> {
     zlib(
         data,
         flate2::Compression::fast(),
@@ -568,7 +572,11 @@ pub fn zlib_sync(data: &[u8]) -> Vec<u8> {
 
 /// `data` as a zlib stream at `level`, ending with `flush` (`Sync`: more
 /// may follow; `Finish`: the trailer).
-pub fn zlib(data: &[u8], level: flate2::Compression, flush: flate2::FlushCompress) -> Vec<u8> {
+pub(crate) fn zlib(
+    data: &[u8],
+    level: flate2::Compression,
+    flush: flate2::FlushCompress,
+) -> Vec<u8> {
     let mut z = flate2::Compress::new(level, true);
     let mut out = Vec::with_capacity(data.len() / 2 + 1024);
     let mut input = data;
@@ -591,7 +599,7 @@ pub fn zlib(data: &[u8], level: flate2::Compression, flush: flate2::FlushCompres
 }
 
 /// Inflates a zlib stream as it arrives.
-pub struct Inflater {
+pub(crate) struct Inflater {
     z: flate2::Decompress,
     pub out: Vec<u8>,
 }
@@ -607,7 +615,7 @@ impl Default for Inflater {
 
 impl Inflater {
     /// Inflates all of `input` onto [`out`](Self::out).
-    pub fn feed(&mut self, mut input: &[u8]) -> Result<(), String> {
+    pub(crate) fn feed(&mut self, mut input: &[u8]) -> Result<(), String> {
         while !input.is_empty() {
             self.out.reserve(256 * 1024);
             let before = self.z.total_in();
@@ -656,7 +664,7 @@ fn zlib_exchange(addr: SocketAddr, data: &[u8]) -> Result<(), String> {
 }
 
 /// A TLS client configuration trusting the certificate in `ca` (PEM).
-pub fn tls_client_config(ca: &Path) -> Arc<rustls::ClientConfig> {
+pub(crate) fn tls_client_config(ca: &Path) -> Arc<rustls::ClientConfig> {
     use rustls::pki_types::pem::PemObject;
     let mut roots = rustls::RootCertStore::empty();
     for cert in rustls::pki_types::CertificateDer::pem_file_iter(ca).expect("the certificate") {
@@ -666,7 +674,7 @@ pub fn tls_client_config(ca: &Path) -> Arc<rustls::ClientConfig> {
 }
 
 /// A blocking TLS client over a new connection (handshake not yet done).
-pub fn tls_client(
+pub(crate) fn tls_client(
     addr: SocketAddr,
     config: Arc<rustls::ClientConfig>,
 ) -> Result<rustls::StreamOwned<rustls::ClientConnection, TcpStream>, String> {
@@ -694,7 +702,7 @@ fn tls_exchange(
 }
 
 /// A real ClientHello for `localhost`, as the first flight on the wire.
-pub fn client_hello(config: Arc<rustls::ClientConfig>) -> Vec<u8> {
+pub(crate) fn client_hello(config: Arc<rustls::ClientConfig>) -> Vec<u8> {
     let mut conn = rustls::ClientConnection::new(config, "localhost".try_into().unwrap()).unwrap();
     let mut out = Vec::new();
     while conn.wants_write() {
@@ -705,7 +713,7 @@ pub fn client_hello(config: Arc<rustls::ClientConfig>) -> Vec<u8> {
 
 /// Reads until end of file, reset or `within` passes, discarding the bytes;
 /// `Some(elapsed)` if the connection ended.
-pub fn wait_closed(c: &mut TcpStream, within: Duration) -> Option<Duration> {
+pub(crate) fn wait_closed(c: &mut TcpStream, within: Duration) -> Option<Duration> {
     let start = Instant::now();
     let mut buf = [0u8; 16 * 1024];
     loop {

@@ -12,11 +12,11 @@ use evstack::listener::ListenerHandle;
 use evstack::seed::{filter_server, upper_server};
 
 /// The bound on every wait.
-pub const LONG: Duration = Duration::from_secs(10);
+pub(crate) const LONG: Duration = Duration::from_secs(10);
 
 /// One of our servers, served in this process on a runtime of its own,
 /// on 127.0.0.1 and a free port. Dropping it stops it.
-pub struct Ours {
+pub(crate) struct Ours {
     pub port: u16,
     server: Option<ListenerHandle>,
     rt: Option<tokio::runtime::Runtime>,
@@ -32,7 +32,7 @@ fn runtime() -> tokio::runtime::Runtime {
 
 impl Ours {
     /// The seed's filter server.
-    pub fn filter_server(config: filter_server::Config) -> Ours {
+    pub(crate) fn filter_server(config: filter_server::Config) -> Ours {
         let l =
             filter_server::bind("127.0.0.1:0".parse().unwrap(), &filter_server::options()).unwrap();
         let port = l.local_addr().as_inet().unwrap().port();
@@ -49,7 +49,7 @@ impl Ours {
     }
 
     /// The seed's first filter server.
-    pub fn upper_server(config: upper_server::Config) -> Ours {
+    pub(crate) fn upper_server(config: upper_server::Config) -> Ours {
         let l =
             upper_server::bind("127.0.0.1:0".parse().unwrap(), &upper_server::options()).unwrap();
         let port = l.local_addr().as_inet().unwrap().port();
@@ -76,21 +76,21 @@ impl Drop for Ours {
 }
 
 /// A raw client connected to 127.0.0.1:`port`, reads bounded by [`LONG`].
-pub fn connect(port: u16) -> TcpStream {
+pub(crate) fn connect(port: u16) -> TcpStream {
     let c = TcpStream::connect(SocketAddr::from(([127, 0, 0, 1], port))).unwrap();
     c.set_read_timeout(Some(LONG)).unwrap();
     c
 }
 
 /// Reads exactly `n` bytes.
-pub fn read_n(c: &mut TcpStream, n: usize) -> Vec<u8> {
+pub(crate) fn read_n(c: &mut TcpStream, n: usize) -> Vec<u8> {
     let mut buf = vec![0u8; n];
     c.read_exact(&mut buf).unwrap();
     buf
 }
 
 /// Sends `request` on a new connection and reads exactly `n` bytes back.
-pub fn exchange(port: u16, request: &[u8], n: usize) -> Vec<u8> {
+pub(crate) fn exchange(port: u16, request: &[u8], n: usize) -> Vec<u8> {
     let mut c = connect(port);
     c.write_all(request).unwrap();
     read_n(&mut c, n)
@@ -98,7 +98,7 @@ pub fn exchange(port: u16, request: &[u8], n: usize) -> Vec<u8> {
 
 /// Asserts nothing more arrives within `quiet` (the connection stays open).
 /// Reads interrupted by a signal (EINTR) are retried.
-pub fn assert_silent(c: &mut TcpStream, quiet: Duration) {
+pub(crate) fn assert_silent(c: &mut TcpStream, quiet: Duration) {
     let deadline = Instant::now() + quiet;
     let mut b = [0u8; 64];
     while let Some(left) = deadline.checked_duration_since(Instant::now()) {
@@ -118,7 +118,7 @@ pub fn assert_silent(c: &mut TcpStream, quiet: Duration) {
 }
 
 /// Reads until EOF; returns when it came, measured from `since`.
-pub fn time_to_eof(c: &mut TcpStream, since: Instant) -> Duration {
+pub(crate) fn time_to_eof(c: &mut TcpStream, since: Instant) -> Duration {
     let mut b = [0u8; 64];
     loop {
         match c.read(&mut b) {
@@ -132,7 +132,12 @@ pub fn time_to_eof(c: &mut TcpStream, since: Instant) -> Duration {
 
 /// Reads frames `head` + payload + `tail` until their payloads add up to
 /// `total` bytes; returns the payloads. Fails on anything else on the wire.
-pub fn read_frames(c: &mut TcpStream, head: &[u8], tail: &[u8], total: usize) -> Vec<Vec<u8>> {
+pub(crate) fn read_frames(
+    c: &mut TcpStream,
+    head: &[u8],
+    tail: &[u8],
+    total: usize,
+) -> Vec<Vec<u8>> {
     let mut pending = Vec::new();
     // where the search for the tail resumes in `pending` (frames can be
     // megabytes: don't rescan them on every read)

@@ -97,8 +97,12 @@
 //! server.await.unwrap().unwrap(); // run() returns the connection's error
 //! # }
 //! ```
+//!
+//! "Statement N" in this crate's documentation and `sN_` in test names refer
+//! to item N of `docs/libevent-semantics.md` in the project's repository:
+//! libevent 2.1.12's behaviour, as this project pins it.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
 
 mod backend;
 mod bufferevent;

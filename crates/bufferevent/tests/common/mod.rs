@@ -8,14 +8,14 @@ use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 
 /// `n` bytes that differ from any shifted copy of themselves.
-pub fn pattern(n: usize) -> Vec<u8> {
+pub(crate) fn pattern(n: usize) -> Vec<u8> {
     (0..n)
         .map(|i| (i.wrapping_mul(31) ^ (i >> 8) ^ (i >> 17)) as u8)
         .collect()
 }
 
 /// Asserts `got` is `pattern(n)`, naming the first differing offset.
-pub fn check_pattern(got: &[u8], n: usize) {
+pub(crate) fn check_pattern(got: &[u8], n: usize) {
     let want = pattern(n);
     assert_eq!(got.len(), want.len(), "length");
     if let Some(i) = got.iter().zip(&want).position(|(a, b)| a != b) {
@@ -24,7 +24,7 @@ pub fn check_pattern(got: &[u8], n: usize) {
 }
 
 /// A connected pair of loopback TCP streams.
-pub async fn tcp_pair() -> (TcpStream, TcpStream) {
+pub(crate) async fn tcp_pair() -> (TcpStream, TcpStream) {
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = l.local_addr().unwrap();
     let (c, s) = tokio::join!(TcpStream::connect(addr), l.accept());
@@ -32,7 +32,7 @@ pub async fn tcp_pair() -> (TcpStream, TcpStream) {
 }
 
 /// Runs `f`, failing the test if it takes longer than `secs` seconds.
-pub async fn within<F: Future>(secs: u64, f: F) -> F::Output {
+pub(crate) async fn within<F: Future>(secs: u64, f: F) -> F::Output {
     tokio::time::timeout(Duration::from_secs(secs), f)
         .await
         .expect("test step timed out")

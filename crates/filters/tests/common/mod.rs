@@ -20,7 +20,12 @@ impl Drop for KillOnDrop {
 
 /// Runs `cmd` with `input` on stdin and returns its stdout; fails if it takes longer than
 /// `timeout`, exits non-zero, or prints more than `max_out` bytes.
-pub(crate) fn run_bounded(mut cmd: Command, input: &[u8], timeout: Duration, max_out: usize) -> Vec<u8> {
+pub(crate) fn run_bounded(
+    mut cmd: Command,
+    input: &[u8],
+    timeout: Duration,
+    max_out: usize,
+) -> Vec<u8> {
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -165,7 +170,12 @@ pub(crate) async fn send_and_read_to_end<S: AsyncRead + AsyncWrite>(s: S, send: 
 
 /// Sends `data_ab` from `a` to `b` and `data_ba` back at the same time
 /// ([`send_and_read_to_end`] on both). Returns what `b` and what `a` received.
-pub(crate) async fn exchange<A, B>(a: A, b: B, data_ab: Vec<u8>, data_ba: Vec<u8>) -> (Vec<u8>, Vec<u8>)
+pub(crate) async fn exchange<A, B>(
+    a: A,
+    b: B,
+    data_ab: Vec<u8>,
+    data_ba: Vec<u8>,
+) -> (Vec<u8>, Vec<u8>)
 where
     A: AsyncRead + AsyncWrite + Send + 'static,
     B: AsyncRead + AsyncWrite + Send + 'static,
