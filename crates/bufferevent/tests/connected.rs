@@ -1,6 +1,6 @@
 //! `BufferEvent::connected`: waiting for a connect without callbacks, so
-//! that the bufferevent can then be used by value (request from the seed
-//! programs, /work/notes/bufferevent-requests.md).
+//! that the bufferevent can then be used by value (as the seed's client
+//! does).
 
 mod common;
 

@@ -673,7 +673,7 @@ impl Filter for GateOut {
     }
 }
 
-/// R7 (filters helper's notes): `Finished` given to an output filter that cannot send yet (a
+/// `Finished` given to an output filter that cannot send yet (a
 /// TLS handshake still running) does not finish the underlying at once. The filter is called
 /// again while it wants to write, the bufferevent reads the peer's answer although nobody
 /// reads from it (async `shutdown()`) or reading is disabled (`close_gracefully`), and the

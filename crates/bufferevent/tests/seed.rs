@@ -1,6 +1,6 @@
 //! The seed's filter server (port 15000 in the seed, port 0 here) written
-//! against this crate, checked byte for byte against the transcript in
-//! shared/seed/TRANSCRIPT.md.
+//! against this crate, checked byte for byte against the bytes the C
+//! original puts on the wire (`crates/cpeers/c/filter_server.c`).
 
 mod common;
 

@@ -543,7 +543,7 @@ impl Backend for FilterBackend {
         // What such a hook produced (or the output filter at construction:
         // a TLS ClientHello) may already have moved further down than the
         // underlying's output when that is a filter too: drive the layers
-        // below until it is all out (R6 in the filters helper's notes).
+        // below until it is all out (a TLS filter stacked on another filter).
         if self.push_below {
             if self.under.output_pending() {
                 let written = self.bottom_written();
