@@ -31,9 +31,9 @@
 use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
 
+use bufferevent_filters::proxy::Accept;
 use clap::{Parser, ValueEnum};
 use evstack::seed::{self, filter_server};
-use filters::proxy::Accept;
 
 /// Which PROXY protocol header connections start with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -1,5 +1,5 @@
 //! A TLS echo: the server decrypts what it reads and encrypts what it writes back with the
-//! `filters::tls` filters (rustls) on every connection's bufferevent; the client sends data
+//! `bufferevent_filters::tls` filters (rustls) on every connection's bufferevent; the client sends data
 //! through a TLS bufferevent and checks the echo byte for byte.
 //!
 //! ```text

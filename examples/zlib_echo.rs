@@ -9,7 +9,7 @@
 //! ok: 10000000 bytes echoed byte-exact; 1234567 compressed bytes sent, 1234890 received
 //! ```
 //!
-//! Both sides use `filters::zlib` on a filter bufferevent over a socket bufferevent, driven by
+//! Both sides use `bufferevent_filters::zlib` on a filter bufferevent over a socket bufferevent, driven by
 //! libevent-style callbacks: the client writes more whenever its output drains (`on_write`),
 //! flushes (`BEV_FLUSH`, a zlib sync flush) once everything is written, and closes gracefully
 //! (`BEV_FINISHED`: the stream trailer) once the whole echo is back. When the connection ends

@@ -26,10 +26,10 @@
 #![forbid(unsafe_code)]
 
 pub use bufferevent;
+pub use bufferevent_filters as filters;
+pub use ev_token_bucket as ratelimit;
 pub use evbuffer;
-pub use filters;
-pub use listener;
-pub use ratelimit;
+pub use evconnlistener as listener;
 
 pub mod ratelimit_server;
 pub mod seed;

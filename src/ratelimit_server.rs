@@ -22,7 +22,7 @@
 //! reading is dropped after [`Config::write_timeout`] (default
 //! [`WRITE_TIMEOUT`]), one that sends nothing may be dropped after
 //! [`Config::read_timeout`] (default none: a downloader sends nothing), and
-//! the listener's [`Options::max_connections`](listener::Options::max_connections)
+//! the listener's [`Options::max_connections`](evconnlistener::Options::max_connections)
 //! caps the connections while its accept back-off rides out `EMFILE`.
 //!
 //! ```
@@ -58,7 +58,7 @@ use bufferevent::{
     BufferEvent, ConfigError, Dir, Events, Handler, Options, RateLimitConfig, RateLimitGroup,
 };
 use bytes::Bytes;
-use listener::{Connection, Listener, ListenerHandle};
+use evconnlistener::{Connection, Listener, ListenerHandle};
 use tracing::Instrument;
 
 /// The port the example listens on by default.
@@ -218,7 +218,10 @@ impl Config {
 }
 
 /// Binds the listening socket; port 0 picks a free one. Needs no runtime.
-pub fn bind(addr: SocketAddr, opts: &listener::Options) -> Result<Listener, listener::Error> {
+pub fn bind(
+    addr: SocketAddr,
+    opts: &evconnlistener::Options,
+) -> Result<Listener, evconnlistener::Error> {
     Listener::bind(addr, opts)
 }
 

@@ -114,8 +114,8 @@ fn proxy_v1_behind_haproxy() {
 /// came in time is served past the header deadline.
 #[test]
 fn slow_or_missing_proxy_header_is_closed() {
+    use bufferevent_filters::proxy::Accept;
     use evstack::seed::filter_server::{self, ProxyProtocol};
-    use filters::proxy::Accept;
     use std::io::{Read, Write};
     use std::time::{Duration, Instant};
 

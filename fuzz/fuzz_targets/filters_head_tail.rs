@@ -7,7 +7,7 @@
 #[path = "filters_common.rs"]
 mod common;
 
-use filters::framing::{HeadTailDecoder, HeadTailEncoder};
+use bufferevent_filters::framing::{HeadTailDecoder, HeadTailEncoder};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|input: (u8, u8, Vec<u8>, Vec<u8>, Vec<u8>, Vec<u8>)| {

@@ -7,7 +7,7 @@
 #[path = "filters_common.rs"]
 mod common;
 
-use filters::zlib::{Compression, Compressor, DecompressLimits, Decompressor, Format};
+use bufferevent_filters::zlib::{Compression, Compressor, DecompressLimits, Decompressor, Format};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|input: (u8, Vec<u8>, Vec<u8>)| {

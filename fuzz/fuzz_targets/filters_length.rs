@@ -7,7 +7,7 @@
 #[path = "filters_common.rs"]
 mod common;
 
-use filters::framing::{Endian, LengthDecoder, LengthEncoder, LengthPrefix, Width};
+use bufferevent_filters::framing::{Endian, LengthDecoder, LengthEncoder, LengthPrefix, Width};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|input: (u8, u16, Vec<u8>, Vec<u8>)| {

@@ -7,7 +7,7 @@
 mod common;
 
 use evbuffer::Eol;
-use filters::framing::Lines;
+use bufferevent_filters::framing::Lines;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|input: (u8, u8, Vec<u8>, Vec<u8>)| {

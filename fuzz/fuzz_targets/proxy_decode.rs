@@ -6,7 +6,7 @@
 
 use bufferevent::{Filter, FlushMode};
 use evbuffer::EvBuffer;
-use filters::proxy::{decode, encode, Accept, ProxyDecoder};
+use bufferevent_filters::proxy::{decode, encode, Accept, ProxyDecoder};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|input: (u8, u16, Vec<u8>, Vec<u8>)| {

@@ -51,9 +51,9 @@ pub fn secs(s: u64) -> Option<std::time::Duration> {
 /// line, then `serve` until the process is stopped.
 pub fn serve_forever<H>(
     name: &str,
-    bound: Result<listener::Listener, listener::Error>,
+    bound: Result<evconnlistener::Listener, evconnlistener::Error>,
     threads: usize,
-    serve: impl FnOnce(listener::Listener) -> H,
+    serve: impl FnOnce(evconnlistener::Listener) -> H,
 ) -> std::process::ExitCode {
     use std::process::ExitCode;
     let listener = match bound {
@@ -85,9 +85,9 @@ pub fn serve_forever<H>(
 /// which.
 pub(crate) fn bind_or_inherit(
     addr: std::net::SocketAddr,
-    opts: &listener::Options,
-) -> Result<(listener::Listener, bool), listener::Error> {
-    let mut inherited = listener::Listener::activated(opts)?.into_iter();
+    opts: &evconnlistener::Options,
+) -> Result<(evconnlistener::Listener, bool), evconnlistener::Error> {
+    let mut inherited = evconnlistener::Listener::activated(opts)?.into_iter();
     match inherited.next() {
         Some(l) => {
             if inherited.len() > 0 {
@@ -98,7 +98,7 @@ pub(crate) fn bind_or_inherit(
             }
             Ok((l, true))
         }
-        None => Ok((listener::Listener::bind(addr, opts)?, false)),
+        None => Ok((evconnlistener::Listener::bind(addr, opts)?, false)),
     }
 }
 
@@ -131,7 +131,7 @@ impl Signals {
 async fn hand_over(socket: &std::os::fd::OwnedFd) -> Result<u32, String> {
     let mut args = std::env::args_os();
     let program = args.next().ok_or("no program name in argv")?;
-    let mut cmd = listener::activation::successor_command(&program, args, socket)
+    let mut cmd = evconnlistener::activation::successor_command(&program, args, socket)
         .map_err(|e| format!("cannot prepare the successor: {e}"))?;
     let mut child = cmd
         .stdin(std::process::Stdio::null())
@@ -147,7 +147,7 @@ async fn hand_over(socket: &std::os::fd::OwnedFd) -> Result<u32, String> {
 /// Like [`serve_forever`], but the server stops gracefully: on SIGTERM or
 /// SIGINT (or when something else starts the drain given to `serve`) it
 /// stops accepting, lets every connection finish (see
-/// [`Drain`](listener::Drain)), cuts what is left after `deadline`, prints
+/// [`Drain`](evconnlistener::Drain)), cuts what is left after `deadline`, prints
 /// `drained: ...` with the counts as its last stdout line, and exits.
 ///
 /// On SIGHUP it first starts its successor (the same program and
@@ -156,10 +156,13 @@ async fn hand_over(socket: &std::os::fd::OwnedFd) -> Result<u32, String> {
 /// connection.
 pub(crate) fn serve_until_drained(
     name: &str,
-    bound: Result<(listener::Listener, bool), listener::Error>,
+    bound: Result<(evconnlistener::Listener, bool), evconnlistener::Error>,
     threads: usize,
     deadline: Option<std::time::Duration>,
-    serve: impl FnOnce(listener::Listener, listener::Drain) -> listener::ListenerHandle,
+    serve: impl FnOnce(
+        evconnlistener::Listener,
+        evconnlistener::Drain,
+    ) -> evconnlistener::ListenerHandle,
 ) -> std::process::ExitCode {
     use std::process::ExitCode;
     let (listener, inherited) = match bound {
@@ -184,7 +187,7 @@ pub(crate) fn serve_until_drained(
         }
         // Kept for a successor: the socket itself goes to the accept loop.
         let handoff = listener.try_clone_fd();
-        let drain = listener::Drain::new();
+        let drain = evconnlistener::Drain::new();
         let server = serve(listener, drain.clone());
         match Signals::new() {
             Ok(mut sig) => loop {

@@ -32,10 +32,10 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bufferevent::{BufferEvent, Dir, Events, Filter, Handler, Options};
+use bufferevent_filters::proxy::{Accept, ProxyDecoder, ProxyInfo};
+use bufferevent_filters::Chain;
 use evbuffer::EvBuffer;
-use filters::proxy::{Accept, ProxyDecoder, ProxyInfo};
-use filters::Chain;
-use listener::{Addr, Connection, Drain, DrainGuard, DrainState};
+use evconnlistener::{Addr, Connection, Drain, DrainGuard, DrainState};
 use tracing::Instrument;
 
 /// What the read callback writes back for the bytes it read.
@@ -171,7 +171,7 @@ fn start(
 /// (last: a drain waiting for this connection may end the process).
 struct ConnTask {
     bev: BufferEvent,
-    _permit: Option<listener::ConnPermit>,
+    _permit: Option<evconnlistener::ConnPermit>,
     session: Session,
 }
 

@@ -1,9 +1,9 @@
 //! The seed's filter server (port 15000; C original: `crates/cpeers/c/filter_server.c`).
 //!
 //! Per connection: a socket bufferevent under a filter bufferevent whose
-//! input filter upper-cases ([`filters::AsciiCase`]) and whose output filter
+//! input filter upper-cases ([`bufferevent_filters::AsciiCase`]) and whose output filter
 //! frames each reply as `|--- HEAD ---|` + reply + `|--- END ---|\n`
-//! ([`filters::framing::HeadTailEncoder::seed`]). The read callback takes
+//! ([`bufferevent_filters::framing::HeadTailEncoder::seed`]). The read callback takes
 //! everything readable and answers `get information: N bytes!` (or, with
 //! [`Config::echo`], the bytes themselves); 4 s without input close the
 //! connection. The listener reuses the address, defers accepting until the
@@ -22,10 +22,10 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use filters::framing::HeadTailEncoder;
-use filters::proxy::Accept;
-use filters::AsciiCase;
-use listener::{Drain, Listener, ListenerHandle};
+use bufferevent_filters::framing::HeadTailEncoder;
+use bufferevent_filters::proxy::Accept;
+use bufferevent_filters::AsciiCase;
+use evconnlistener::{Drain, Listener, ListenerHandle};
 
 use super::conn::{self, Answer, Extras, Settings};
 
@@ -103,8 +103,8 @@ impl Default for Config {
 /// The seed's listener options: `LEV_OPT_REUSEABLE | LEV_OPT_DEFERRED_ACCEPT`
 /// and a backlog of 64. (`LEV_OPT_LEAVE_SOCKETS_BLOCKING` has no meaning on
 /// tokio, and `LEV_OPT_CLOSE_ON_FREE` is always the case.)
-pub fn options() -> listener::Options {
-    listener::Options::new()
+pub fn options() -> evconnlistener::Options {
+    evconnlistener::Options::new()
         .reuse_addr(true)
         .deferred_accept(true)
         .backlog(BACKLOG)
@@ -112,18 +112,21 @@ pub fn options() -> listener::Options {
 
 /// Binds the listening socket (`evconnlistener_new_bind`); port 0 picks a
 /// free port. Needs no runtime.
-pub fn bind(addr: SocketAddr, opts: &listener::Options) -> Result<Listener, listener::Error> {
+pub fn bind(
+    addr: SocketAddr,
+    opts: &evconnlistener::Options,
+) -> Result<Listener, evconnlistener::Error> {
     Listener::bind(addr, opts)
 }
 
 /// The listening socket inherited through socket activation (systemd's
 /// `LISTEN_PID`/`LISTEN_FDS`, or a predecessor handing its socket over with
-/// [`listener::activation::successor_command`]), or else a new one bound to
+/// [`evconnlistener::activation::successor_command`]), or else a new one bound to
 /// `addr`; the flag is `true` for an inherited one. Needs no runtime.
 pub fn bind_or_inherit(
     addr: SocketAddr,
-    opts: &listener::Options,
-) -> Result<(Listener, bool), listener::Error> {
+    opts: &evconnlistener::Options,
+) -> Result<(Listener, bool), evconnlistener::Error> {
     super::cli::bind_or_inherit(addr, opts)
 }
 
@@ -136,7 +139,7 @@ pub fn bind_or_inherit(
 /// SIGHUP restarts: the program is started again with the same arguments
 /// on this process's listening socket, then this process drains.
 pub fn run_until_drained(
-    bound: Result<(Listener, bool), listener::Error>,
+    bound: Result<(Listener, bool), evconnlistener::Error>,
     threads: usize,
     deadline: Option<Duration>,
     config: Config,

@@ -1,9 +1,9 @@
 //! The seed's first filter server (section 3, port 5001).
 //!
 //! Per connection: a socket bufferevent under a filter bufferevent whose
-//! input filter upper-cases ([`filters::AsciiCase`]) and whose output filter
+//! input filter upper-cases ([`bufferevent_filters::AsciiCase`]) and whose output filter
 //! frames what is written as `================\n` + data +
-//! `================\n` ([`filters::framing::HeadTailEncoder::rule`]); the
+//! `================\n` ([`bufferevent_filters::framing::HeadTailEncoder::rule`]); the
 //! read callback writes back everything it read. No newline is added after
 //! the data: `hello, libevent 5001!\n` comes back as the 56 bytes
 //! `================\nHELLO, LIBEVENT 5001!\n================\n`. The
@@ -16,9 +16,9 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use filters::framing::HeadTailEncoder;
-use filters::AsciiCase;
-use listener::{Listener, ListenerHandle};
+use bufferevent_filters::framing::HeadTailEncoder;
+use bufferevent_filters::AsciiCase;
+use evconnlistener::{Listener, ListenerHandle};
 
 use super::conn::{self, Answer, Settings};
 
@@ -50,13 +50,18 @@ impl Default for Config {
 }
 
 /// The seed's listener options: `LEV_OPT_REUSEABLE` and a backlog of 10.
-pub fn options() -> listener::Options {
-    listener::Options::new().reuse_addr(true).backlog(BACKLOG)
+pub fn options() -> evconnlistener::Options {
+    evconnlistener::Options::new()
+        .reuse_addr(true)
+        .backlog(BACKLOG)
 }
 
 /// Binds the listening socket (`evconnlistener_new_bind`); port 0 picks a
 /// free port. Needs no runtime.
-pub fn bind(addr: SocketAddr, opts: &listener::Options) -> Result<Listener, listener::Error> {
+pub fn bind(
+    addr: SocketAddr,
+    opts: &evconnlistener::Options,
+) -> Result<Listener, evconnlistener::Error> {
     Listener::bind(addr, opts)
 }
 

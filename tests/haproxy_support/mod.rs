@@ -215,7 +215,7 @@ pub(crate) fn listening_socket() -> TcpListener {
 pub(crate) fn start_server(exe: &Path, sock: &TcpListener, args: &[&str], name: &str) -> Proc {
     let mut all = vec!["--port", "0", "--bind", "127.0.0.1"];
     all.extend_from_slice(args);
-    let cmd = listener::activation::successor_command(exe, &all, sock).unwrap();
+    let cmd = evconnlistener::activation::successor_command(exe, &all, sock).unwrap();
     let p = Proc::spawn(name, cmd);
     let port = p.port();
     assert_eq!(

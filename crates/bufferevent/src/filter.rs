@@ -5,7 +5,7 @@
 //! filter to move bytes from the underlying bufferevent's input into its own
 //! input, and its *output* filter to move bytes from its own output into the
 //! underlying bufferevent's output. Concrete filters (zlib, TLS, framing...)
-//! live in the `filters` crate; this crate only defines the contract and the
+//! live in the `bufferevent_filters` crate; this crate only defines the contract and the
 //! pass-through filter that libevent spells `NULL`.
 
 use evbuffer::EvBuffer;

@@ -19,7 +19,7 @@
 //! * `backend`: socket, filter and pair, each moving bytes as far as the
 //!   core allows.
 //! * `rate_limit`: libevent's rate limits joined to the drivers (the
-//!   arithmetic is the sans-IO `ratelimit` crate; `core::limit` is the one
+//!   arithmetic is the sans-IO `ev_token_bucket` crate; `core::limit` is the one
 //!   place that asks it before bytes move).
 //! * [`face`]: callbacks ([`Handler`], [`Callbacks`], [`BufferEvent::run`]),
 //!   `AsyncRead + AsyncWrite` on every bufferevent, and the cross-task
@@ -130,8 +130,8 @@ pub use crate::filter::{Filter, FilterEvent, FilterResult, FilterStatus, PassThr
 pub use crate::flush::FlushMode;
 pub use crate::options::Options;
 pub use crate::rate_limit::RateLimitGroup;
+pub use ev_token_bucket::{ConfigError, LimitError, RateLimitConfig};
 pub use evbuffer::EvBuffer;
-pub use ratelimit::{ConfigError, LimitError, RateLimitConfig};
 
 #[cfg(test)]
 mod sizes {

@@ -2,7 +2,7 @@
 //! buckets (`bufferevent_set_rate_limit`) and shared groups
 //! (`bufferevent_rate_limit_group_*`).
 //!
-//! The arithmetic lives in the sans-IO `ratelimit` crate; this module joins
+//! The arithmetic lives in the sans-IO `ev_token_bucket` crate; this module joins
 //! it to the driver. It exists for three things the sans-IO crate cannot do
 //! by itself:
 //!
@@ -23,8 +23,8 @@
 use std::fmt;
 use std::sync::{Arc, Mutex, Weak};
 
+use ev_token_bucket::{ConfigError, Direction, LimitError, RateLimitConfig};
 use futures_util::task::AtomicWaker;
-use ratelimit::{ConfigError, Direction, LimitError, RateLimitConfig};
 
 use crate::bufferevent::now;
 use crate::BufferEvent;
@@ -70,7 +70,7 @@ pub struct RateLimitGroup {
 }
 
 struct Shared {
-    group: ratelimit::RateLimitGroup,
+    group: ev_token_bucket::RateLimitGroup,
     members: Mutex<WakerList>,
 }
 
@@ -102,19 +102,19 @@ pub(crate) struct MemberWakers {
 
 impl RateLimitGroup {
     /// The default `min_share`: 64 bytes, as in libevent.
-    pub const DEFAULT_MIN_SHARE: u64 = ratelimit::RateLimitGroup::DEFAULT_MIN_SHARE;
+    pub const DEFAULT_MIN_SHARE: u64 = ev_token_bucket::RateLimitGroup::DEFAULT_MIN_SHARE;
 
     /// A group limited by `cfg` (copied), its buckets starting now with one
     /// tick's worth (libevent's `bufferevent_rate_limit_group_new`).
     pub fn new(cfg: &RateLimitConfig) -> Self {
-        Self::from_sans_io(ratelimit::RateLimitGroup::new(cfg, now()))
+        Self::from_sans_io(ev_token_bucket::RateLimitGroup::new(cfg, now()))
     }
 
-    /// Wraps a group of the sans-IO `ratelimit` crate. It must have been
+    /// Wraps a group of the sans-IO `ev_token_bucket` crate. It must have been
     /// made with the drivers' clock (`tokio::time::Instant::now().into_std()`).
     ///
     /// libevent: none (its group is one object tied to an `event_base`).
-    pub fn from_sans_io(group: ratelimit::RateLimitGroup) -> Self {
+    pub fn from_sans_io(group: ev_token_bucket::RateLimitGroup) -> Self {
         RateLimitGroup {
             shared: Arc::new(Shared {
                 group,
@@ -128,7 +128,7 @@ impl RateLimitGroup {
     /// one group tick later, or when the bucket refills).
     ///
     /// libevent: none (its group is one object tied to an `event_base`).
-    pub fn sans_io(&self) -> &ratelimit::RateLimitGroup {
+    pub fn sans_io(&self) -> &ev_token_bucket::RateLimitGroup {
         &self.shared.group
     }
 
@@ -150,7 +150,7 @@ impl RateLimitGroup {
     /// `bufferevent_rate_limit_group_set_min_share`, default
     /// [`DEFAULT_MIN_SHARE`](Self::DEFAULT_MIN_SHARE)). The value in force
     /// is clamped to `min(read_rate, write_rate)` (statement 76) and 0 acts
-    /// as 1. An error above [`ratelimit::MAX_RATE`], where libevent returns
+    /// as 1. An error above [`ev_token_bucket::MAX_RATE`], where libevent returns
     /// -1. Wakes the members.
     pub fn set_min_share(&self, min_share: u64) -> Result<(), ConfigError> {
         self.shared.group.set_min_share(min_share)?;

@@ -199,7 +199,7 @@ async fn a_pair_end_stops_at_its_bound() {
     check_flood(near, far, 50_000, 0, 1).await;
 }
 
-/// A two-stage input filter, like `filters::Chain` with an unlimited first
+/// A two-stage input filter, like `bufferevent_filters::Chain` with an unlimited first
 /// stage: every call moves all of `src` into its own buffer, then expands
 /// from there by `k` within the limit. Once the peer has gone quiet the
 /// underlying's input is empty and the rest waits inside the filter, which

@@ -23,11 +23,11 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use bufferevent::{Filter, FlushMode};
+use bufferevent_filters::framing::{LengthDecoder, LengthEncoder, LengthPrefix, Lines, Width};
+use bufferevent_filters::CodecFilter;
 use bytes::{BufMut, Bytes, BytesMut};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use evbuffer::{Eol, EvBuffer};
-use filters::framing::{LengthDecoder, LengthEncoder, LengthPrefix, Lines, Width};
-use filters::CodecFilter;
 use tokio_util::codec::{AnyDelimiterCodec, BytesCodec, Encoder, LengthDelimitedCodec, LinesCodec};
 
 const MESSAGES: usize = 10_000;
@@ -107,7 +107,7 @@ fn bench(c: &mut Criterion) {
     assert_eq!(output(&mut any(), &pieces), lines);
     let mut g = c.benchmark_group("lines/decode");
     g.throughput(Throughput::Bytes(lines.len() as u64));
-    g.bench_function("filters::Lines", |b| {
+    g.bench_function("bufferevent_filters::Lines", |b| {
         b.iter(|| black_box(run(&mut ours(), &pieces)))
     });
     g.bench_function("tokio-util LinesCodec", |b| {
@@ -143,7 +143,7 @@ fn bench(c: &mut Criterion) {
     assert_eq!(output(&mut codec(), &pieces), plain);
     let mut g = c.benchmark_group("length/decode");
     g.throughput(Throughput::Bytes(wire.len() as u64));
-    g.bench_function("filters::LengthDecoder", |b| {
+    g.bench_function("bufferevent_filters::LengthDecoder", |b| {
         b.iter(|| black_box(run(&mut ours(), &pieces)))
     });
     g.bench_function("tokio-util LengthDelimitedCodec", |b| {
@@ -167,7 +167,7 @@ fn bench(c: &mut Criterion) {
     assert_eq!(output(&mut codec(), &writes), wire);
     let mut g = c.benchmark_group("length/encode");
     g.throughput(Throughput::Bytes(wire.len() as u64));
-    g.bench_function("filters::LengthEncoder", |b| {
+    g.bench_function("bufferevent_filters::LengthEncoder", |b| {
         b.iter(|| black_box(run(&mut ours(), &writes)))
     });
     g.bench_function("tokio-util LengthDelimitedCodec", |b| {

@@ -24,7 +24,7 @@ pub enum Case {
 /// ```
 /// use bufferevent::{Filter, FlushMode};
 /// use evbuffer::EvBuffer;
-/// use filters::AsciiCase;
+/// use bufferevent_filters::AsciiCase;
 ///
 /// let mut upper = AsciiCase::upper();
 /// let (mut src, mut dst) = (EvBuffer::from(&b"temp.data\0"[..]), EvBuffer::new());

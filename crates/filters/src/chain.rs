@@ -25,8 +25,8 @@ use crate::{Error, FilterEvent};
 /// ```
 /// use bufferevent::{Filter, FlushMode};
 /// use evbuffer::EvBuffer;
-/// use filters::framing::{LengthEncoder, LengthPrefix, Width};
-/// use filters::{AsciiCase, Chain};
+/// use bufferevent_filters::framing::{LengthEncoder, LengthPrefix, Width};
+/// use bufferevent_filters::{AsciiCase, Chain};
 ///
 /// let mut f = Chain::new()
 ///     .then(AsciiCase::upper())

@@ -26,7 +26,7 @@ use crate::Error;
 /// ```
 /// use bufferevent::{Filter, FlushMode};
 /// use evbuffer::EvBuffer;
-/// use filters::CodecFilter;
+/// use bufferevent_filters::CodecFilter;
 /// use tokio_util::codec::{LengthDelimitedCodec, LinesCodec};
 ///
 /// // Length-delimited frames in, one line per frame out.

@@ -49,7 +49,7 @@ impl ByteCounter {
 /// ```
 /// use bufferevent::{Filter, FlushMode};
 /// use evbuffer::EvBuffer;
-/// use filters::Counting;
+/// use bufferevent_filters::Counting;
 ///
 /// let mut f = Counting::new();
 /// let seen = f.counter();

@@ -2,7 +2,7 @@
 //!
 //! Every filter in this crate reports bad input as a [`crate::Error`] that says what was wrong
 //! and where, converted into the bufferevent's [`FilterError`] (libevent's `BEV_ERROR`) with the
-//! `Error` kept as its source, so a user can `downcast_ref::<filters::Error>()` the reason out of
+//! `Error` kept as its source, so a user can `downcast_ref::<bufferevent_filters::Error>()` the reason out of
 //! an `ERROR` event.
 
 use bufferevent::{FilterError, FilterErrorKind};
@@ -161,7 +161,7 @@ impl From<Error> for FilterError {
     }
 }
 
-/// Shorthand used by the filters: `Result<T, filters::Error>`.
+/// Shorthand used by the filters: `Result<T, bufferevent_filters::Error>`.
 ///
 /// libevent: none (an `int` return of 0 or -1).
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -16,15 +16,15 @@
 //!
 //! Conventions shared by every filter here: a call returns [`FilterStatus::Ok`] when it added
 //! bytes to `dst` and [`FilterStatus::NeedMore`] when it added none; bad input is an `Err`
-//! carrying a [`filters::Error`](Error) that says what and where (libevent's `BEV_ERROR`, which
+//! carrying a [`bufferevent_filters::Error`](Error) that says what and where (libevent's `BEV_ERROR`, which
 //! gives no reason). Decoders never hold more than one frame's worth of input and refuse frames
 //! over their configured maximum.
 //!
 //! ```
 //! use bufferevent::{Filter, FlushMode};
 //! use evbuffer::EvBuffer;
-//! use filters::framing::HeadTailEncoder;
-//! use filters::{AsciiCase, Chain};
+//! use bufferevent_filters::framing::HeadTailEncoder;
+//! use bufferevent_filters::{AsciiCase, Chain};
 //!
 //! // The seed's filter server, as one filter: upper-case, then frame.
 //! let mut f = Chain::new().then(AsciiCase::upper()).then(HeadTailEncoder::seed());

@@ -18,7 +18,7 @@ use crate::util::{budget, first_extent_len, status};
 /// ```
 /// use bufferevent::{Filter, FlushMode};
 /// use evbuffer::EvBuffer;
-/// use filters::Map;
+/// use bufferevent_filters::Map;
 ///
 /// let mut rot13 = Map::new(|b: u8| match b {
 ///     b'a'..=b'z' => (b - b'a' + 13) % 26 + b'a',

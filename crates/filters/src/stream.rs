@@ -37,8 +37,8 @@ use crate::FilterEvent;
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> std::io::Result<()> {
-/// use filters::framing::{LengthDecoder, LengthEncoder, LengthPrefix, Width};
-/// use filters::FilteredStream;
+/// use bufferevent_filters::framing::{LengthDecoder, LengthEncoder, LengthPrefix, Width};
+/// use bufferevent_filters::FilteredStream;
 /// use tokio::io::{AsyncReadExt, AsyncWriteExt};
 ///
 /// let (a, b) = tokio::io::duplex(1024);

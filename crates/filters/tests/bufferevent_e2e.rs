@@ -8,9 +8,9 @@ use common::{exchange, send_and_read_to_end, tcp_pair};
 use std::time::Duration;
 
 use bufferevent::{BufferEvent, Callbacks, Dir, Events, Options};
+use bufferevent_filters::framing::HeadTailEncoder;
+use bufferevent_filters::AsciiCase;
 use evbuffer::EvBuffer;
-use filters::framing::HeadTailEncoder;
-use filters::AsciiCase;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::timeout;
@@ -70,9 +70,9 @@ async fn seed_filter_server_bytes_on_the_wire() {
 #[cfg(all(feature = "zlib", feature = "tls"))]
 mod tls_over_zlib {
     use super::*;
-    use filters::tls::{client_config, server_config, TlsPair};
-    use filters::zlib::{Compression, Compressor, Decompressor, Format};
-    use filters::Chain;
+    use bufferevent_filters::tls::{client_config, server_config, TlsPair};
+    use bufferevent_filters::zlib::{Compression, Compressor, Decompressor, Format};
+    use bufferevent_filters::Chain;
 
     fn pairs() -> (TlsPair, TlsPair) {
         let cert = common::test_cert(&["localhost"]);
@@ -87,8 +87,8 @@ mod tls_over_zlib {
     async fn check(
         client: BufferEvent,
         server: BufferEvent,
-        cs: filters::tls::TlsSession,
-        ss: filters::tls::TlsSession,
+        cs: bufferevent_filters::tls::TlsSession,
+        ss: bufferevent_filters::tls::TlsSession,
     ) {
         let (d1, d2) = (common::text(7, 4 << 20), common::pseudo_random(8, 3 << 20));
         let (got_s, got_c) = exchange(client, server, d1.clone(), d2.clone()).await;
@@ -170,12 +170,16 @@ async fn tls_bufferevent_reports_connected_and_serves_tokio_rustls() {
         let cert = common::test_cert(&["localhost"]);
         let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = l.local_addr().unwrap();
-        let scfg =
-            filters::tls::server_config(cert.chain.clone(), cert.key.clone_key(), &[b"echo/1"])
-                .unwrap();
+        let scfg = bufferevent_filters::tls::server_config(
+            cert.chain.clone(),
+            cert.key.clone_key(),
+            &[b"echo/1"],
+        )
+        .unwrap();
         let server = tokio::spawn(async move {
             let (tcp, _) = l.accept().await.unwrap();
-            let mut bev = filters::tls::server_bufferevent(tcp, scfg, Options::empty()).unwrap();
+            let mut bev =
+                bufferevent_filters::tls::server_bufferevent(tcp, scfg, Options::empty()).unwrap();
             bev.enable(Dir::READ | Dir::WRITE);
             let events = Arc::new(std::sync::Mutex::new(Vec::new()));
             let ev2 = events.clone();
@@ -198,11 +202,13 @@ async fn tls_bufferevent_reports_connected_and_serves_tokio_rustls() {
             let ev = events.lock().unwrap().clone();
             ev
         });
-        let mut ccfg = rustls::ClientConfig::builder_with_provider(filters::tls::crypto_provider())
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(cert.roots())
-            .with_no_client_auth();
+        let mut ccfg = rustls::ClientConfig::builder_with_provider(
+            bufferevent_filters::tls::crypto_provider(),
+        )
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(cert.roots())
+        .with_no_client_auth();
         ccfg.alpn_protocols = vec![b"echo/1".to_vec()];
         let connector = tokio_rustls::TlsConnector::from(Arc::new(ccfg));
         let tcp = TcpStream::connect(addr).await.unwrap();
@@ -231,14 +237,19 @@ async fn tls_bufferevent_reports_connected_and_serves_tokio_rustls() {
 #[cfg(feature = "tls")]
 #[tokio::test]
 async fn tls_bufferevent_dirty_shutdown_is_an_error_unless_allowed() {
-    use filters::tls::{client_config, TlsPair};
+    use bufferevent_filters::tls::{client_config, TlsPair};
     timeout(T, async {
         let cert = common::test_cert(&["localhost"]);
         for allow in [false, true] {
             let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
             let addr = l.local_addr().unwrap();
             let acceptor = tokio_rustls::TlsAcceptor::from(
-                filters::tls::server_config(cert.chain.clone(), cert.key.clone_key(), &[]).unwrap(),
+                bufferevent_filters::tls::server_config(
+                    cert.chain.clone(),
+                    cert.key.clone_key(),
+                    &[],
+                )
+                .unwrap(),
             );
             let server = tokio::spawn(async move {
                 let (tcp, _) = l.accept().await.unwrap();
@@ -287,10 +298,12 @@ async fn tls_read_watermark_with_partial_draining_never_stalls() {
         let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = l.local_addr().unwrap();
         let scfg =
-            filters::tls::server_config(cert.chain.clone(), cert.key.clone_key(), &[]).unwrap();
+            bufferevent_filters::tls::server_config(cert.chain.clone(), cert.key.clone_key(), &[])
+                .unwrap();
         let server = tokio::spawn(async move {
             let (tcp, _) = l.accept().await.unwrap();
-            let mut bev = filters::tls::server_bufferevent(tcp, scfg, Options::empty()).unwrap();
+            let mut bev =
+                bufferevent_filters::tls::server_bufferevent(tcp, scfg, Options::empty()).unwrap();
             bev.set_watermark(Dir::READ, 0, 5 * 1024).unwrap();
             bev.enable(Dir::READ | Dir::WRITE);
             let max_seen = Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -319,7 +332,7 @@ async fn tls_read_watermark_with_partial_draining_never_stalls() {
                 .await;
             max_seen.load(std::sync::atomic::Ordering::Relaxed)
         });
-        let ccfg = filters::tls::client_config(cert.roots(), &[]).unwrap();
+        let ccfg = bufferevent_filters::tls::client_config(cert.roots(), &[]).unwrap();
         let connector = tokio_rustls::TlsConnector::from(ccfg);
         let tcp = TcpStream::connect(addr).await.unwrap();
         let tls = connector
@@ -351,14 +364,19 @@ async fn tls_read_watermark_with_partial_draining_never_stalls() {
 #[cfg(feature = "tls")]
 #[tokio::test]
 async fn close_during_the_handshake_sends_everything_then_close_notify() {
-    use filters::tls::{client_config, TlsPair};
+    use bufferevent_filters::tls::{client_config, TlsPair};
     timeout(T, async {
         let cert = common::test_cert(&["localhost"]);
         for (async_face, len) in [(true, 5), (true, 300_000), (false, 5), (false, 300_000)] {
             let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
             let addr = l.local_addr().unwrap();
             let acceptor = tokio_rustls::TlsAcceptor::from(
-                filters::tls::server_config(cert.chain.clone(), cert.key.clone_key(), &[]).unwrap(),
+                bufferevent_filters::tls::server_config(
+                    cert.chain.clone(),
+                    cert.key.clone_key(),
+                    &[],
+                )
+                .unwrap(),
             );
             let server = tokio::spawn(async move {
                 let (tcp, _) = l.accept().await.unwrap();
@@ -418,8 +436,8 @@ async fn close_during_the_handshake_sends_everything_then_close_notify() {
 #[cfg(feature = "zlib")]
 #[tokio::test]
 async fn an_error_in_one_connection_never_affects_another() {
-    use filters::zlib::{Compression, Compressor, Decompressor, Format};
-    use filters::FilteredStream;
+    use bufferevent_filters::zlib::{Compression, Compressor, Decompressor, Format};
+    use bufferevent_filters::FilteredStream;
     use std::sync::{Arc, Mutex};
     timeout(T, async {
         let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -536,7 +554,7 @@ async fn an_error_in_one_connection_never_affects_another() {
 #[tokio::test]
 async fn s85_a_slow_handshake_does_not_make_the_client_spin() {
     use bufferevent::{Filter, FilterEvent, FilterResult, FlushMode};
-    use filters::tls::{client_config, TlsPair};
+    use bufferevent_filters::tls::{client_config, TlsPair};
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
 
@@ -566,7 +584,8 @@ async fn s85_a_slow_handshake_does_not_make_the_client_spin() {
         let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = l.local_addr().unwrap();
         let acceptor = tokio_rustls::TlsAcceptor::from(
-            filters::tls::server_config(cert.chain.clone(), cert.key.clone_key(), &[]).unwrap(),
+            bufferevent_filters::tls::server_config(cert.chain.clone(), cert.key.clone_key(), &[])
+                .unwrap(),
         );
         let server = tokio::spawn(async move {
             let (tcp, _) = l.accept().await.unwrap();
@@ -625,7 +644,7 @@ async fn s85_a_slow_handshake_does_not_make_the_client_spin() {
 #[cfg(feature = "tls")]
 #[tokio::test]
 async fn tls_over_a_pair_of_bufferevents() {
-    use filters::tls::{client_config, server_config, TlsPair};
+    use bufferevent_filters::tls::{client_config, server_config, TlsPair};
     timeout(T, async {
         let cert = common::test_cert(&["localhost"]);
         let client = TlsPair::client_for(
@@ -669,12 +688,12 @@ async fn tls_over_a_pair_of_bufferevents() {
 }
 
 /// A certificate the client does not trust is an `ERROR` event on the client's TLS bufferevent,
-/// with rustls's reason reachable as a [`filters::Error::Tls`]; the server's bufferevent gets an
+/// with rustls's reason reachable as a [`bufferevent_filters::Error::Tls`]; the server's bufferevent gets an
 /// `ERROR` too (the client's alert), and neither gets `CONNECTED`.
 #[cfg(feature = "tls")]
 #[tokio::test]
 async fn certificate_errors_are_error_events_with_the_reason() {
-    use filters::tls::{client_config, server_config, TlsPair};
+    use bufferevent_filters::tls::{client_config, server_config, TlsPair};
     use std::sync::{Arc, Mutex};
     timeout(T, async {
         let trusted = common::test_cert(&["localhost"]);
@@ -695,8 +714,8 @@ async fn certificate_errors_are_error_events_with_the_reason() {
                 let reason = bev.error().map(|e| {
                     let tls = std::error::Error::source(e)
                         .and_then(std::error::Error::source)
-                        .and_then(|s| s.downcast_ref::<filters::Error>())
-                        .is_some_and(|f| matches!(f, filters::Error::Tls(_)));
+                        .and_then(|s| s.downcast_ref::<bufferevent_filters::Error>())
+                        .is_some_and(|f| matches!(f, bufferevent_filters::Error::Tls(_)));
                     (e.to_string(), tls)
                 });
                 s2.lock().unwrap().push((what, reason));
@@ -722,7 +741,10 @@ async fn certificate_errors_are_error_events_with_the_reason() {
         assert!(what.contains(Events::ERROR) && !what.contains(Events::CONNECTED));
         let (msg, is_tls) = reason.as_ref().expect("an error with the event");
         assert!(msg.contains("invalid peer certificate"), "{msg}");
-        assert!(is_tls, "source is not filters::Error::Tls: {msg}");
+        assert!(
+            is_tls,
+            "source is not bufferevent_filters::Error::Tls: {msg}"
+        );
         let server_seen = server_seen.lock().unwrap().clone();
         assert!(
             server_seen.iter().any(|(w, _)| w.contains(Events::ERROR))
@@ -746,7 +768,8 @@ async fn client_shortcut_against_a_tokio_rustls_echo_server() {
         let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = l.local_addr().unwrap();
         let acceptor = tokio_rustls::TlsAcceptor::from(
-            filters::tls::server_config(cert.chain.clone(), cert.key.clone_key(), &[]).unwrap(),
+            bufferevent_filters::tls::server_config(cert.chain.clone(), cert.key.clone_key(), &[])
+                .unwrap(),
         );
         let server = tokio::spawn(async move {
             let (tcp, _) = l.accept().await.unwrap();
@@ -756,9 +779,14 @@ async fn client_shortcut_against_a_tokio_rustls_echo_server() {
             w.shutdown().await.unwrap();
         });
         let tcp = TcpStream::connect(addr).await.unwrap();
-        let config = filters::tls::client_config(cert.roots(), &[]).unwrap();
-        let bev =
-            filters::tls::client_bufferevent(tcp, config, "localhost", Options::empty()).unwrap();
+        let config = bufferevent_filters::tls::client_config(cert.roots(), &[]).unwrap();
+        let bev = bufferevent_filters::tls::client_bufferevent(
+            tcp,
+            config,
+            "localhost",
+            Options::empty(),
+        )
+        .unwrap();
         let data = common::pseudo_random(14, 1 << 20);
         let got = send_and_read_to_end(bev, &data).await;
         assert!(got == data, "{} of {} bytes", got.len(), data.len());

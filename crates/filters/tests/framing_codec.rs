@@ -6,9 +6,9 @@ mod common;
 
 use std::time::Duration;
 
+use bufferevent_filters::framing::{LengthDecoder, LengthEncoder, LengthPrefix, Lines, Width};
 use bytes::Bytes;
 use evbuffer::Eol;
-use filters::framing::{LengthDecoder, LengthEncoder, LengthPrefix, Lines, Width};
 use futures::{SinkExt, StreamExt};
 use tokio::io::AsyncWriteExt;
 use tokio_util::codec::{Framed, FramedRead, FramedWrite};

@@ -5,8 +5,8 @@
 //! payload byte, and a decoded header re-encodes to an equal one.
 
 use bufferevent::{Filter, FlushMode};
+use bufferevent_filters::proxy::{decode, encode, tlv, Accept, ProxyDecoder, ProxyHeader, Version};
 use evbuffer::EvBuffer;
-use filters::proxy::{decode, encode, tlv, Accept, ProxyDecoder, ProxyHeader, Version};
 use proptest::prelude::*;
 
 fn header(

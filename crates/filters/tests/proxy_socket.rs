@@ -5,8 +5,10 @@
 use std::time::Duration;
 
 use bufferevent::{BufferEvent, Callbacks, Dir, Events, Options, PassThrough};
+use bufferevent_filters::proxy::{
+    Accept, ProxyDecoder, ProxyEncoder, ProxyError, ProxyHeader, Version,
+};
 use evbuffer::EvBuffer;
-use filters::proxy::{Accept, ProxyDecoder, ProxyEncoder, ProxyError, ProxyHeader, Version};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
@@ -73,9 +75,9 @@ async fn header_in_pieces_then_payload_echoed_exactly() {
                 "198.51.100.1:80".parse().unwrap(),
             )
             .with_version(version);
-            let mut wire = filters::proxy::encode(&h).unwrap();
+            let mut wire = bufferevent_filters::proxy::encode(&h).unwrap();
             // Payload that itself starts like a header: must reach the app.
-            let payload = filters::proxy::encode(&h).unwrap().repeat(3);
+            let payload = bufferevent_filters::proxy::encode(&h).unwrap().repeat(3);
             wire.extend_from_slice(&payload);
             for piece in wire.chunks(5) {
                 c.write_all(piece).await.unwrap();
@@ -163,7 +165,7 @@ async fn encoder_on_a_connecting_client() {
         let (mut s, _) = l.accept().await.unwrap();
         let mut all = Vec::new();
         s.read_to_end(&mut all).await.unwrap();
-        let (back, n) = filters::proxy::decode(&all, Accept::V2, 4096)
+        let (back, n) = bufferevent_filters::proxy::decode(&all, Accept::V2, 4096)
             .unwrap()
             .unwrap();
         assert_eq!(back, h);

@@ -5,9 +5,9 @@ mod common;
 
 use std::time::Duration;
 
+use bufferevent_filters::framing::{LengthDecoder, LengthEncoder, LengthPrefix, Lines, Width};
+use bufferevent_filters::{AsciiCase, Chain, Counting, FilteredStream};
 use common::{exchange, tcp_pair, text};
-use filters::framing::{LengthDecoder, LengthEncoder, LengthPrefix, Lines, Width};
-use filters::{AsciiCase, Chain, Counting, FilteredStream};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::timeout;
 
@@ -16,7 +16,7 @@ const T: Duration = Duration::from_secs(60);
 #[cfg(feature = "zlib")]
 #[tokio::test]
 async fn zlib_each_way_over_tcp() {
-    use filters::zlib::{Compression, Compressor, Decompressor, Format};
+    use bufferevent_filters::zlib::{Compression, Compressor, Decompressor, Format};
     timeout(T, async {
         for format in [Format::Deflate, Format::Zlib, Format::Gzip] {
             let (a, b) = tcp_pair().await;
@@ -39,8 +39,8 @@ async fn zlib_each_way_over_tcp() {
 #[cfg(all(feature = "zlib", feature = "tls"))]
 #[tokio::test]
 async fn tls_over_zlib_over_tcp_megabytes_each_way() {
-    use filters::tls::{client_config, server_config, TlsPair};
-    use filters::zlib::{Compression, Compressor, Decompressor, Format};
+    use bufferevent_filters::tls::{client_config, server_config, TlsPair};
+    use bufferevent_filters::zlib::{Compression, Compressor, Decompressor, Format};
     timeout(T, async {
         let cert = common::test_cert(&["localhost"]);
         let (a, b) = tcp_pair().await;

@@ -9,9 +9,9 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bufferevent_filters::tls::{client_config, server_config, TlsInput, TlsOutput, TlsPair};
+use bufferevent_filters::{FilterEvent, FilteredStream};
 use common::{pseudo_random, test_cert};
-use filters::tls::{client_config, server_config, TlsInput, TlsOutput, TlsPair};
-use filters::{FilterEvent, FilteredStream};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::timeout;
@@ -105,11 +105,13 @@ async fn tokio_rustls_client_against_our_server() {
             s.shutdown().await.unwrap();
             all.len()
         });
-        let mut ccfg = rustls::ClientConfig::builder_with_provider(filters::tls::crypto_provider())
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(cert.roots())
-            .with_no_client_auth();
+        let mut ccfg = rustls::ClientConfig::builder_with_provider(
+            bufferevent_filters::tls::crypto_provider(),
+        )
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(cert.roots())
+        .with_no_client_auth();
         ccfg.alpn_protocols = vec![b"echo/1".to_vec()];
         let connector = tokio_rustls::TlsConnector::from(Arc::new(ccfg));
         let tcp = TcpStream::connect(addr).await.unwrap();

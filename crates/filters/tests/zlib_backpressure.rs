@@ -10,11 +10,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bufferevent::{BufferEvent, Callbacks, Dir, Events, Options, PassThrough, DEFAULT_MAX_INPUT};
-use evbuffer::EvBuffer;
-use filters::zlib::{
+use bufferevent_filters::zlib::{
     Compression, Compressor, DecompressLimit, DecompressLimits, Decompressor, Format,
 };
-use filters::FilteredStream;
+use bufferevent_filters::FilteredStream;
+use evbuffer::EvBuffer;
 use flate2::{Compress, FlushCompress};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -326,18 +326,18 @@ async fn an_explicit_limit_is_an_error_event_with_the_limit_and_the_numbers() {
         let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
         let mut found = None;
         while let Some(s) = source {
-            if let Some(filters::Error::DecompressionLimit {
+            if let Some(bufferevent_filters::Error::DecompressionLimit {
                 limit,
                 output,
                 input,
                 ..
-            }) = s.downcast_ref::<filters::Error>()
+            }) = s.downcast_ref::<bufferevent_filters::Error>()
             {
                 found = Some((*limit, *output, *input));
             }
             source = s.source();
         }
-        let (limit, output, input) = found.expect("filters::Error in the source chain");
+        let (limit, output, input) = found.expect("bufferevent_filters::Error in the source chain");
         assert_eq!(limit, DecompressLimit::MaxOutput(MIB as u64));
         assert_eq!(output, MIB as u64 + 1);
         assert!(input > 0 && input < wire.len() as u64, "{input}");

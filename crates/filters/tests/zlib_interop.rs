@@ -8,9 +8,9 @@ use std::process::Command;
 use std::time::Duration;
 
 use bufferevent::{Filter, FlushMode};
+use bufferevent_filters::zlib::{Compression, Compressor, DecompressLimits, Decompressor, Format};
 use common::{run_bounded, text};
 use evbuffer::EvBuffer;
-use filters::zlib::{Compression, Compressor, DecompressLimits, Decompressor, Format};
 
 const FORMATS: [(Format, i32); 3] = [
     (Format::Deflate, -15),

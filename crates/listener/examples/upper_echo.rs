@@ -22,7 +22,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::Parser;
-use listener::{Options, Workers};
+use evconnlistener::{Options, Workers};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// An upper-casing echo server (libevent's evconnlistener, on tokio).

@@ -113,7 +113,7 @@ struct Inner {
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
-/// use listener::{Drain, DrainState};
+/// use evconnlistener::{Drain, DrainState};
 /// use std::time::Duration;
 ///
 /// let drain = Drain::new();

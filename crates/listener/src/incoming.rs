@@ -24,7 +24,7 @@ use crate::{AcceptError, Addr, Connection, Control};
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// use futures::StreamExt;
-/// use listener::{Listener, Options};
+/// use evconnlistener::{Listener, Options};
 ///
 /// let l = Listener::bind("127.0.0.1:0".parse()?, &Options::new())?;
 /// let addr = l.local_addr().as_inet().unwrap();

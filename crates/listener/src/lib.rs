@@ -36,7 +36,7 @@
 //! An upper-casing echo server, and a client talking to it:
 //!
 //! ```
-//! use listener::{Listener, Options};
+//! use evconnlistener::{Listener, Options};
 //! use tokio::io::{AsyncReadExt, AsyncWriteExt};
 //!
 //! #[tokio::main(flavor = "current_thread")]

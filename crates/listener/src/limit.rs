@@ -21,7 +21,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 /// cap and `evconnlistener_enable` when a connection closes.
 ///
 /// ```
-/// let limit = listener::ConnectionLimit::new(2);
+/// let limit = evconnlistener::ConnectionLimit::new(2);
 /// assert_eq!((limit.max(), limit.live()), (2, 0));
 /// ```
 #[derive(Clone)]

@@ -24,7 +24,7 @@ use crate::{AcceptError, Addr, Connection, Control, Error, Incoming, Options};
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// use listener::{Listener, Options};
+/// use evconnlistener::{Listener, Options};
 /// use tokio::io::{AsyncReadExt, AsyncWriteExt};
 ///
 /// // evconnlistener_new_bind(base, cb, arg, LEV_OPT_REUSEABLE, -1, &sin, len)

@@ -70,7 +70,7 @@ impl From<i32> for Backlog {
 /// | (none) | [`Options::max_connections`], [`Options::accept_backoff`] |
 ///
 /// ```
-/// use listener::Options;
+/// use evconnlistener::Options;
 /// let opts = Options::new()
 ///     .reuse_port(true)        // LEV_OPT_REUSEABLE_PORT
 ///     .deferred_accept(true)   // LEV_OPT_DEFERRED_ACCEPT

@@ -29,7 +29,7 @@ use crate::{AcceptError, Connection, Control, Error, Listener, Options};
 /// (with `LEV_OPT_REUSEABLE_PORT`) per thread.
 ///
 /// ```
-/// use listener::{Options, Workers};
+/// use evconnlistener::{Options, Workers};
 /// use std::sync::atomic::{AtomicUsize, Ordering};
 /// use std::sync::Arc;
 ///

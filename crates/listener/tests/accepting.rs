@@ -4,8 +4,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use evconnlistener::{Backlog, Connection, Error, Listener, Options};
 use futures::StreamExt;
-use listener::{Backlog, Connection, Error, Listener, Options};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
@@ -27,7 +27,7 @@ fn addr_of(l: &Listener) -> SocketAddr {
 fn spawn_into_channel(
     l: Listener,
 ) -> (
-    listener::ListenerHandle,
+    evconnlistener::ListenerHandle,
     mpsc::UnboundedReceiver<Connection>,
 ) {
     let (tx, rx) = mpsc::unbounded_channel();

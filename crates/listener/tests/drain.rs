@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use listener::{Drain, DrainState, Listener, Options};
+use evconnlistener::{Drain, DrainState, Listener, Options};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout;

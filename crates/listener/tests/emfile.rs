@@ -69,7 +69,7 @@ fn lower_nofile(soft: u64) {
 }
 
 fn child_main() {
-    use listener::{Listener, Options};
+    use evconnlistener::{Listener, Options};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     let rt = tokio::runtime::Builder::new_current_thread()

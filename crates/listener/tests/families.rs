@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use evconnlistener::{Addr, Error, Listener, Options, Stream};
 use futures::StreamExt;
-use listener::{Addr, Error, Listener, Options, Stream};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::timeout;
 

@@ -7,8 +7,8 @@ use std::net::{SocketAddr, TcpStream};
 use std::os::fd::AsRawFd;
 use std::time::Duration;
 
-use listener::activation::successor_command;
-use listener::{Listener, Options};
+use evconnlistener::activation::successor_command;
+use evconnlistener::{Listener, Options};
 
 fn lo0() -> SocketAddr {
     "127.0.0.1:0".parse().unwrap()

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use listener::{Connection, Error, Options, Workers};
+use evconnlistener::{Connection, Error, Options, Workers};
 
 /// Polls `cond` until it holds or `limit` passes.
 fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {

@@ -27,7 +27,7 @@ use crate::{ConfigError, Direction, RateLimitConfig};
 ///
 /// ```
 /// use std::time::{Duration, Instant};
-/// use ratelimit::TokenBucket;
+/// use ev_token_bucket::TokenBucket;
 ///
 /// let t0 = Instant::now();
 /// let tick = Duration::from_millis(100);
@@ -38,7 +38,7 @@ use crate::{ConfigError, Direction, RateLimitConfig};
 /// // positive again after one refill
 /// assert_eq!(b.next_positive_at(t0), Some(t0 + tick));
 /// assert_eq!(b.tokens(t0 + tick * 10), 3000); // capped at burst
-/// # Ok::<(), ratelimit::ConfigError>(())
+/// # Ok::<(), ev_token_bucket::ConfigError>(())
 /// ```
 #[derive(Clone, Debug)]
 pub struct TokenBucket {

@@ -72,7 +72,7 @@ impl fmt::Display for Direction {
 ///
 /// ```
 /// use std::time::Duration;
-/// use ratelimit::{ConfigError, RateLimitConfig};
+/// use ev_token_bucket::{ConfigError, RateLimitConfig};
 ///
 /// // 10 kB per 100 ms tick, bursts of 30 kB, in both directions
 /// let cfg = RateLimitConfig::new(10_000, 30_000, 10_000, 30_000, Some(Duration::from_millis(100)))?;

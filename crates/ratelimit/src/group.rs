@@ -32,7 +32,7 @@ use crate::{ConfigError, Direction, RateLimitConfig, MAX_RATE};
 ///
 /// ```
 /// use std::time::{Duration, Instant};
-/// use ratelimit::{RateLimitConfig, RateLimitGroup, RateLimiter};
+/// use ev_token_bucket::{RateLimitConfig, RateLimitGroup, RateLimiter};
 ///
 /// let t0 = Instant::now();
 /// let cfg = RateLimitConfig::symmetric(1000, 1000, Some(Duration::from_millis(100)))?;
@@ -49,7 +49,7 @@ use crate::{ConfigError, Direction, RateLimitConfig, MAX_RATE};
 /// assert_eq!(group.totals(), (1000, 0));
 /// drop(a); // leaves the group
 /// assert_eq!(group.member_count(), 1);
-/// # Ok::<(), ratelimit::ConfigError>(())
+/// # Ok::<(), ev_token_bucket::ConfigError>(())
 /// ```
 #[derive(Clone)]
 pub struct RateLimitGroup {

@@ -27,7 +27,7 @@
 //!
 //! ```
 //! use std::time::{Duration, Instant};
-//! use ratelimit::{RateLimitConfig, RateLimitGroup, RateLimiter};
+//! use ev_token_bucket::{RateLimitConfig, RateLimitGroup, RateLimiter};
 //!
 //! let tick = Duration::from_millis(100);
 //! let t0 = Instant::now();
@@ -64,7 +64,7 @@
 //! // 10 ticks of 3 kB, shared equally
 //! assert_eq!(group.totals().0, 30_000);
 //! assert_eq!(read, [10_000; 3]);
-//! # Ok::<(), ratelimit::ConfigError>(())
+//! # Ok::<(), ev_token_bucket::ConfigError>(())
 //! ```
 //!
 //! "Statement N" in this crate's documentation and `sN_` in test names refer

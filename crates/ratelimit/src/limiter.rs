@@ -46,7 +46,7 @@ pub struct Quota {
 ///
 /// ```
 /// use std::time::{Duration, Instant};
-/// use ratelimit::{RateLimitConfig, RateLimiter};
+/// use ev_token_bucket::{RateLimitConfig, RateLimiter};
 ///
 /// let t0 = Instant::now();
 /// let tick = Duration::from_millis(100);
@@ -58,7 +58,7 @@ pub struct Quota {
 /// let q = lim.read_quota(4096, t0);
 /// assert_eq!((q.bytes, q.retry_at), (0, Some(t0 + tick))); // suspended: sleep, don't read
 /// assert_eq!(lim.read_quota(4096, t0 + tick).bytes, 1000);
-/// # Ok::<(), ratelimit::ConfigError>(())
+/// # Ok::<(), ev_token_bucket::ConfigError>(())
 /// ```
 #[derive(Debug)]
 pub struct RateLimiter {

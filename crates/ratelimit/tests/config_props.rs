@@ -5,11 +5,11 @@
 
 use std::time::{Duration, Instant};
 
-use proptest::prelude::*;
-use ratelimit::{
+use ev_token_bucket::{
     ConfigError, Direction, RateLimitConfig, RateLimitGroup, RateLimiter, TokenBucket, MAX_RATE,
     MAX_TICK, MIN_TICK,
 };
+use proptest::prelude::*;
 
 fn amount() -> impl Strategy<Value = u64> {
     prop_oneof![

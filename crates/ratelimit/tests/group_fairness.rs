@@ -8,7 +8,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{assert_within, jain, run, Sim};
-use ratelimit::{RateLimitConfig, RateLimitGroup, RateLimiter};
+use ev_token_bucket::{RateLimitConfig, RateLimitGroup, RateLimiter};
 
 const TICK: Duration = Duration::from_millis(100);
 const TEN_S: Duration = Duration::from_secs(10);

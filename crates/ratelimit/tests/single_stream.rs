@@ -7,7 +7,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{assert_within, run, Sim};
-use ratelimit::{RateLimitConfig, RateLimiter};
+use ev_token_bucket::{RateLimitConfig, RateLimiter};
 
 const TICK: Duration = Duration::from_millis(100);
 const TEN_S: Duration = Duration::from_secs(10);

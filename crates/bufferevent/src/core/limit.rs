@@ -3,7 +3,7 @@
 //! Two things can cut a transfer down, and both are asked here:
 //!
 //! * libevent's rate limits (`bufferevent_set_rate_limit`, rate-limit
-//!   groups): a [`ratelimit::RateLimiter`], created by the first rate-limit
+//!   groups): a [`ev_token_bucket::RateLimiter`], created by the first rate-limit
 //!   call on the bufferevent (see [`BufferEvent::set_rate_limit`]);
 //! * an optional custom [`Limiter`] installed with
 //!   [`BufferEvent::set_limiter`], for policies libevent does not have.
@@ -19,7 +19,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use ratelimit::{Direction, RateLimiter, MAX_SINGLE_LIMIT};
+use ev_token_bucket::{Direction, RateLimiter, MAX_SINGLE_LIMIT};
 
 use crate::rate_limit::{MemberWakers, RateLimitGroup};
 

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use evbuffer::EvBuffer;
 
-use ratelimit::Direction;
+use ev_token_bucket::Direction;
 
 use super::limit::{Limiter, Limits, Quota};
 use super::stats::{Counters, Ending, PAUSE_INPUT, PAUSE_OUTPUT, PAUSE_RATE};

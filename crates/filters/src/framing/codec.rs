@@ -14,10 +14,10 @@
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), filters::Error> {
+//! # async fn main() -> Result<(), bufferevent_filters::Error> {
 //! use bytes::Bytes;
 //! use evbuffer::Eol;
-//! use filters::framing::{LengthDecoder, LengthEncoder, LengthPrefix, Lines, Width};
+//! use bufferevent_filters::framing::{LengthDecoder, LengthEncoder, LengthPrefix, Lines, Width};
 //! use futures::{SinkExt, StreamExt};
 //! use tokio_util::codec::{FramedRead, FramedWrite};
 //!

@@ -17,7 +17,7 @@ use crate::Error;
 /// ```
 /// use bufferevent::{Filter, FlushMode};
 /// use evbuffer::EvBuffer;
-/// use filters::framing::HeadTailEncoder;
+/// use bufferevent_filters::framing::HeadTailEncoder;
 ///
 /// let mut f = HeadTailEncoder::seed();
 /// let (mut src, mut dst) = (EvBuffer::from(&b"get information: 10 bytes!"[..]), EvBuffer::new());
@@ -88,7 +88,7 @@ impl Filter for HeadTailEncoder {
 /// ```
 /// use bufferevent::{Filter, FlushMode};
 /// use evbuffer::EvBuffer;
-/// use filters::framing::HeadTailDecoder;
+/// use bufferevent_filters::framing::HeadTailDecoder;
 ///
 /// let mut f = HeadTailDecoder::seed(1024);
 /// let mut src = EvBuffer::from(&b"|--- HEAD ---|hi|--- END ---|\n|--- HEAD ---|th"[..]);

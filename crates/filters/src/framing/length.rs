@@ -125,7 +125,7 @@ impl LengthPrefix {
 /// ```
 /// use bufferevent::{Filter, FlushMode};
 /// use evbuffer::EvBuffer;
-/// use filters::framing::{LengthDecoder, LengthEncoder, LengthPrefix, Width};
+/// use bufferevent_filters::framing::{LengthDecoder, LengthEncoder, LengthPrefix, Width};
 ///
 /// let fmt = LengthPrefix::new(Width::Two).max_frame(1024);
 /// let (mut enc, mut dec) = (LengthEncoder::new(fmt), LengthDecoder::new(fmt));

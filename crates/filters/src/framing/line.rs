@@ -26,7 +26,7 @@ use crate::Error;
 /// ```
 /// use bufferevent::{Filter, FlushMode};
 /// use evbuffer::{EvBuffer, Eol};
-/// use filters::framing::Lines;
+/// use bufferevent_filters::framing::Lines;
 ///
 /// let mut f = Lines::new(Eol::Crlf, 1024).terminator(&b"\r\n"[..]);
 /// let (mut src, mut dst) = (EvBuffer::from(&b"one\ntwo\r\nthr"[..]), EvBuffer::new());

@@ -23,7 +23,7 @@ use super::{decode, Accept, ProxyError, ProxyHeader, DEFAULT_MAX_V2_LEN};
 /// `Send + Sync` handle, set once.
 ///
 /// ```
-/// use filters::proxy::{Accept, ProxyDecoder};
+/// use bufferevent_filters::proxy::{Accept, ProxyDecoder};
 /// let (decoder, info) = ProxyDecoder::new(Accept::Any);
 /// assert!(info.get().is_none()); // until the header has arrived
 /// # drop(decoder);
@@ -72,7 +72,7 @@ impl fmt::Debug for ProxyInfo {
 /// ```
 /// use bufferevent::{Filter, FlushMode};
 /// use evbuffer::EvBuffer;
-/// use filters::proxy::{Accept, ProxyDecoder};
+/// use bufferevent_filters::proxy::{Accept, ProxyDecoder};
 ///
 /// let (mut f, info) = ProxyDecoder::new(Accept::Any);
 /// let mut src = EvBuffer::from(&b"PROXY TCP4 192.0.2.1 198.51.100.7 56324 443\r\nhello"[..]);

@@ -29,7 +29,7 @@ pub const DEFAULT_MAX_V2_LEN: usize = 4096;
 /// * `Err`: not a header this decoder accepts, with the offending byte.
 ///
 /// ```
-/// use filters::proxy::{decode, Accept};
+/// use bufferevent_filters::proxy::{decode, Accept};
 /// let wire = b"PROXY TCP4 192.0.2.1 198.51.100.7 56324 443\r\nhello";
 /// let (h, len) = decode(wire, Accept::Any, 4096).unwrap().unwrap();
 /// assert_eq!(&wire[len..], b"hello");

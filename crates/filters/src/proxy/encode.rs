@@ -46,7 +46,7 @@ pub enum EncodeError {
 /// `PROXY UNKNOWN\r\n`.
 ///
 /// ```
-/// use filters::proxy::{encode, ProxyHeader, Version};
+/// use bufferevent_filters::proxy::{encode, ProxyHeader, Version};
 /// let h = ProxyHeader::proxy("192.0.2.1:56324".parse()?, "198.51.100.7:443".parse()?);
 /// assert_eq!(
 ///     encode(&h.clone().with_version(Version::V1))?,
@@ -181,7 +181,7 @@ fn encode_v2(h: &ProxyHeader) -> Result<Vec<u8>, EncodeError> {
 /// ```
 /// use bufferevent::{Filter, FlushMode};
 /// use evbuffer::EvBuffer;
-/// use filters::proxy::{ProxyEncoder, ProxyHeader, Version};
+/// use bufferevent_filters::proxy::{ProxyEncoder, ProxyHeader, Version};
 ///
 /// let h = ProxyHeader::proxy("192.0.2.1:56324".parse()?, "198.51.100.7:443".parse()?);
 /// let mut f = ProxyEncoder::new(&h.with_version(Version::V1))?;

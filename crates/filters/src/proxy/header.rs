@@ -92,7 +92,7 @@ pub mod tlv {
 /// A decoded (or to be encoded) PROXY protocol header.
 ///
 /// ```
-/// use filters::proxy::{Addresses, ProxyHeader};
+/// use bufferevent_filters::proxy::{Addresses, ProxyHeader};
 /// let h = ProxyHeader::proxy(
 ///     "192.0.2.1:56324".parse().unwrap(),
 ///     "198.51.100.7:443".parse().unwrap(),

@@ -15,7 +15,7 @@
 //! ```
 //! use bufferevent::{Filter, FlushMode};
 //! use evbuffer::EvBuffer;
-//! use filters::proxy::{Accept, ProxyDecoder, ProxyEncoder, ProxyHeader};
+//! use bufferevent_filters::proxy::{Accept, ProxyDecoder, ProxyEncoder, ProxyHeader};
 //!
 //! // A proxy's output...
 //! let h = ProxyHeader::proxy("192.0.2.1:56324".parse()?, "198.51.100.7:443".parse()?);

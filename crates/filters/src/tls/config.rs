@@ -25,7 +25,7 @@ compile_error!(
 /// default), else ring (feature `ring`).
 ///
 /// ```
-/// let provider = filters::tls::crypto_provider();
+/// let provider = bufferevent_filters::tls::crypto_provider();
 /// assert!(!provider.cipher_suites.is_empty());
 /// ```
 ///

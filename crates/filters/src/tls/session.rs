@@ -27,7 +27,7 @@ pub(crate) struct Shared {
 /// (libevent's `bufferevent_openssl_get_ssl`).
 ///
 /// ```no_run
-/// # fn f(pair: &filters::tls::TlsPair) {
+/// # fn f(pair: &bufferevent_filters::tls::TlsPair) {
 /// let session = pair.session();
 /// if !session.is_handshaking() {
 ///     println!("ALPN: {:?}", session.alpn_protocol());

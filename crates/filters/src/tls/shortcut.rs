@@ -34,8 +34,8 @@ impl TlsPair {
 /// use tokio::io::{AsyncReadExt, AsyncWriteExt};
 ///
 /// let tcp = tokio::net::TcpStream::connect("127.0.0.1:8443").await?;
-/// let config = filters::tls::client_config(roots, &[b"http/1.1"])?;
-/// let mut bev = filters::tls::client_bufferevent(tcp, config, "localhost", Options::empty())?;
+/// let config = bufferevent_filters::tls::client_config(roots, &[b"http/1.1"])?;
+/// let mut bev = bufferevent_filters::tls::client_bufferevent(tcp, config, "localhost", Options::empty())?;
 /// bev.enable(Dir::READ | Dir::WRITE);
 /// bev.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n").await?;
 /// let mut reply = Vec::new();

@@ -30,7 +30,7 @@ use crate::Error;
 /// ```
 /// use bufferevent::{Filter, FlushMode};
 /// use evbuffer::EvBuffer;
-/// use filters::zlib::{Compression, Compressor, Decompressor, Format};
+/// use bufferevent_filters::zlib::{Compression, Compressor, Decompressor, Format};
 ///
 /// let mut z = Compressor::new(Format::Gzip, Compression::default());
 /// let mut unz = Decompressor::new(Format::Gzip);

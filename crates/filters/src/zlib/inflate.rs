@@ -23,7 +23,7 @@ use crate::Error;
 /// The default has no limit.
 ///
 /// ```
-/// use filters::zlib::DecompressLimits;
+/// use bufferevent_filters::zlib::DecompressLimits;
 ///
 /// let limits = DecompressLimits::default().max_output(64 << 20);
 /// assert_eq!(limits.max_output, Some(64 << 20));
@@ -123,7 +123,7 @@ impl fmt::Display for DecompressLimit {
 /// ```
 /// use bufferevent::{Filter, FlushMode};
 /// use evbuffer::EvBuffer;
-/// use filters::zlib::{Compression, Compressor, DecompressLimits, Decompressor, Format};
+/// use bufferevent_filters::zlib::{Compression, Compressor, DecompressLimits, Decompressor, Format};
 ///
 /// // 10 MB of zeros compress to about 10 KB.
 /// let mut z = Compressor::new(Format::Zlib, Compression::best());

@@ -8,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use ratelimit::RateLimiter;
+use ev_token_bucket::RateLimiter;
 
 /// One simulated connection.
 pub(crate) struct Sim {
