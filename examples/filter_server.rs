@@ -8,9 +8,9 @@
 //! ```text
 //! $ cargo run --example filter_server
 //! listening on port 15000
-//! 2025-01-01T12:00:00.000000Z  INFO conn{peer=127.0.0.1:42444}: new connection
-//! 2025-01-01T12:00:00.000000Z  INFO conn{peer=127.0.0.1:42444}: read bytes=10 data="TEMP.DATA\x00"
-//! 2025-01-01T12:00:00.000000Z  INFO conn{peer=127.0.0.1:42444}: connection closed peer=127.0.0.1:42444 client=- to=- reads=1 bytes_in=10 replies=1 bytes_out=26 pending_out=0 duration_ms=1 reason=end of file from the client
+//! 2025-01-01T12:00:00.000000Z  INFO bufferevent{kind=Filter peer=127.0.0.1:42444}: new connection
+//! 2025-01-01T12:00:00.000000Z  INFO bufferevent{kind=Filter peer=127.0.0.1:42444}: read bytes=10 data="TEMP.DATA\x00"
+//! 2025-01-01T12:00:00.000000Z  INFO bufferevent{kind=Filter peer=127.0.0.1:42444}: connection closed peer=127.0.0.1:42444 client=- to=- reads=1 bytes_in=10 replies=1 bytes_out=26 pending_out=0 duration_ms=1 reason=end of file from the client
 //! ```
 //!
 //! `--echo` answers with what was read (upper-cased and framed) instead, for

@@ -298,9 +298,12 @@ fn spawn_connection(
     (read_timeout, write_timeout): (Option<Duration>, Option<Duration>),
 ) {
     let (stream, peer, permit) = conn.into_parts();
-    let span = tracing::info_span!("conn", %peer);
-    span.in_scope(|| tracing::info!("new connection"));
     let mut bev = BufferEvent::socket(stream, Options::CLOSE_ON_FREE);
+    // The library's span for this connection (kind, peer, its statistics
+    // when it closes).
+    let span = bev.span();
+    span.record("peer", tracing::field::display(&peer));
+    span.in_scope(|| tracing::info!("new connection"));
     bev.set_rate_limit(per_conn);
     if let Some(g) = group {
         bev.add_to_rate_limit_group(g);

@@ -114,10 +114,15 @@ fn start(
     proxy: Option<(ProxyInfo, Duration)>,
 ) {
     let (stream, peer, permit) = conn.into_parts();
-    let span = tracing::info_span!("conn", %peer, client = tracing::field::Empty);
-    span.in_scope(|| tracing::info!("new connection"));
     let sock = BufferEvent::socket(stream, Options::CLOSE_ON_FREE);
     let mut bev = BufferEvent::filter(sock, input, output, Options::CLOSE_ON_FREE);
+    // The library's span for this bufferevent (kind, peer; its statistics
+    // when it closes), with the PROXY header's client recorded on it.
+    let span = bev.span();
+    // (the listener's stream type is not a bare TcpStream, whose peer the
+    // library finds by itself)
+    span.record("peer", tracing::field::display(&peer));
+    span.in_scope(|| tracing::info!("new connection"));
     bev.set_timeouts(settings.read_timeout, settings.write_timeout);
     bev.enable(Dir::READ | Dir::WRITE);
     // What only the PROXY header and the reply delay need, boxed, and made

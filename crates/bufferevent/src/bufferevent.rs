@@ -195,6 +195,7 @@ impl BufferEvent {
             "bufferevent",
             ?kind,
             peer = Empty,
+            client = Empty,
             bytes_in = Empty,
             bytes_out = Empty,
             max_output = Empty,
@@ -239,7 +240,10 @@ impl BufferEvent {
     /// bufferevent is dropped, its [`stats`](Self::stats) are recorded on
     /// it (`bytes_in`, `bytes_out`, `max_output`, `input_full_ms`,
     /// `output_full_ms`, `rate_limited_ms`, `ended`) and a DEBUG event
-    /// `closed` is logged in it.
+    /// `closed` is logged in it. Its field `client` is left for the
+    /// application: a server behind a proxy records the original client
+    /// there once it knows it (`bev.span().record("client",
+    /// tracing::field::display(addr))`, from a PROXY protocol header).
     ///
     /// Free when tracing is off: if the span was disabled when the
     /// bufferevent was made, nothing is kept and this returns a disabled
