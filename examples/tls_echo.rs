@@ -255,21 +255,7 @@ fn serve_connection(conn: Connection, config: Arc<tls::rustls::ServerConfig>, bo
                     if what.contains(Events::CONNECTED) {
                         tracing::info!(%peer, sni = ?session.sni_hostname(), version = ?session.protocol_version(), "handshake complete");
                     }
-                    if what.contains(Events::TIMEOUT) {
-                        let reason = if what.contains(Events::READING) {
-                            "idle timeout: no data"
-                        } else {
-                            "write timeout: the client does not read"
-                        };
-                        tracing::info!(%peer, reason, "connection closed");
-                        bev.close();
-                    } else if what.contains(Events::ERROR) {
-                        match bev.error() {
-                            Some(e) => tracing::warn!(%peer, error = %e, "connection failed"),
-                            None => tracing::warn!(%peer, events = ?what, "connection failed"),
-                        }
-                        bev.close();
-                    } else if what.contains(Events::EOF) {
+                    if !seed::close_on_timeout_or_error(bev, what, &peer) && what.contains(Events::EOF) {
                         tracing::info!(%peer, "client finished");
                         bev.close_gracefully(); // close_notify, then FIN
                     }

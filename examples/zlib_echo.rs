@@ -160,21 +160,7 @@ fn serve_connection(conn: Connection, format: Format, bounds: Bounds) {
                     }
                 })
                 .on_event(move |bev, what| {
-                    if what.contains(Events::TIMEOUT) {
-                        let reason = if what.contains(Events::READING) {
-                            "idle timeout: no data"
-                        } else {
-                            "write timeout: the client does not read"
-                        };
-                        tracing::info!(%peer, reason, "connection closed");
-                        bev.close();
-                    } else if what.contains(Events::ERROR) {
-                        match bev.error() {
-                            Some(e) => tracing::warn!(%peer, error = %e, "connection failed"),
-                            None => tracing::warn!(%peer, events = ?what, "connection failed"),
-                        }
-                        bev.close();
-                    } else if what.contains(Events::EOF) {
+                    if !seed::close_on_timeout_or_error(bev, what, &peer) && what.contains(Events::EOF) {
                         tracing::info!(%peer, received = rx.get(), sent = tx.get(), "client finished");
                         bev.close_gracefully();
                     }

@@ -116,6 +116,35 @@ pub fn ruled(data: &[u8]) -> Vec<u8> {
     [RULE, data, RULE].concat()
 }
 
+/// What the echo examples (zlib_echo, tls_echo) do with a timeout or an
+/// error: log why (`peer` names the connection) and close at once. Returns
+/// true when it closed; any other event (end of file, a handshake) is the
+/// caller's.
+pub fn close_on_timeout_or_error(
+    bev: &mut bufferevent::BufferEvent,
+    what: bufferevent::Events,
+    peer: &dyn std::fmt::Display,
+) -> bool {
+    use bufferevent::Events;
+    if what.contains(Events::TIMEOUT) {
+        let reason = if what.contains(Events::READING) {
+            "idle timeout: no data"
+        } else {
+            "write timeout: the client does not read"
+        };
+        tracing::info!(%peer, reason, "connection closed");
+    } else if what.contains(Events::ERROR) {
+        match bev.error() {
+            Some(e) => tracing::warn!(%peer, error = %e, "connection failed"),
+            None => tracing::warn!(%peer, events = ?what, "connection failed"),
+        }
+    } else {
+        return false;
+    }
+    bev.close();
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
